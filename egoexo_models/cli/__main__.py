@@ -1,0 +1,5 @@
+import sys
+
+from egoexo_models.cli import main
+
+sys.exit(main())

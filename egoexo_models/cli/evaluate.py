@@ -1,0 +1,12 @@
+"""egoexo evaluate: not implemented yet (see the open issues)."""
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run(args: argparse.Namespace) -> int:
+    print("egoexo evaluate is not implemented yet.")
+    return 2

@@ -1,0 +1,12 @@
+"""egoexo export: not implemented yet (see the open issues)."""
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run(args: argparse.Namespace) -> int:
+    print("egoexo export is not implemented yet.")
+    return 2
