@@ -35,15 +35,18 @@ if [ ! -x "$venv/bin/python" ]; then
   step "creating $venv"
   "$python" -m venv "$venv"
 fi
-pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
+pip_install() {  # quiet, without the warnings about this machine's local package mirrors
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" 2>&1 | grep -v 'is ignored: it is neither' || true
+  return "${PIPESTATUS[0]}"
+}
 
 if ! "$venv/bin/python" -c 'import torch' 2>/dev/null; then
   # Pinned: an unpinned torch pulls a CUDA build of several GB. An existing torch is kept.
   step "installing torch==2.13.0 (CPU)"
-  "${pip[@]}" torch==2.13.0
+  pip_install torch==2.13.0
 fi
 step "installing pinned dependencies (requirements/*.txt)"
-"${pip[@]}" -r requirements/base.txt -r requirements/ros.txt -r requirements/dev.txt
+pip_install -r requirements/base.txt -r requirements/ros.txt -r requirements/dev.txt
 
 step "building the msg/ interfaces into the venv"
 build="$root/build/interfaces"
@@ -60,7 +63,7 @@ PATH="$venv/bin:$PATH" "$venv/bin/cmake" --build "$build" >>"$root/build/interfa
   || { tail -40 "$root/build/interfaces.log"; exit 1; }
 
 step "installing egoexo (editable)"
-"${pip[@]}" --no-deps --no-build-isolation -e . --config-settings editable_mode=compat
+pip_install --no-deps --no-build-isolation -e . --config-settings editable_mode=compat
 
 "$venv/bin/python" - <<'PY'
 import egoexo_models, torch, rclpy
