@@ -169,7 +169,11 @@ def read_meta(clip_dir: str | os.PathLike) -> ClipMeta:
     if not (math.isfinite(data["fps"]) and data["fps"] > 0):
         raise ClipFormatError(path, f"fps must be a positive number, got {data['fps']}")
     num_frames = data["num_frames"]
-    cameras = {name: _parse_camera(path, name, data[name], num_frames) for name in ("ego_camera", "exo_camera") if name in data}
+    cameras = {
+        name: _parse_camera(path, name, data[name], num_frames)
+        for name in ("ego_camera", "exo_camera")
+        if name in data
+    }
     return ClipMeta(
         instruction=data["instruction"],
         fps=float(data["fps"]),
@@ -226,11 +230,15 @@ def read_clip(
     masks = {}
     if load_masks:
         for view in ("exo_masks", "ego_masks"):
-            masks[view] = _read_view(clip_dir, view, n, size, _read_labels) if (clip_dir / view).is_dir() else None
+            masks[view] = (
+                _read_view(clip_dir, view, n, size, _read_labels) if (clip_dir / view).is_dir() else None
+            )
     depth = {}
     if load_depth:
         for view in ("ego_depth", "exo_depth"):
-            depth[view] = _read_view(clip_dir, view, n, size, _read_depth) if (clip_dir / view).is_dir() else None
+            depth[view] = (
+                _read_view(clip_dir, view, n, size, _read_depth) if (clip_dir / view).is_dir() else None
+            )
     return Clip(
         meta=meta,
         exo=exo,
@@ -254,7 +262,9 @@ def _read_view(clip_dir: Path, view: str, count: int, size: tuple[int, int], rea
             raise ClipFormatError(path, f"missing frame {index} of {count} in {view}/")
         image = read_one(path)
         if image.shape[:2] != size:
-            raise ClipFormatError(path, f"size {image.shape[1]}x{image.shape[0]} differs from meta.json's {size[1]}x{size[0]}")
+            raise ClipFormatError(
+                path, f"size {image.shape[1]}x{image.shape[0]} differs from meta.json's {size[1]}x{size[0]}"
+            )
         frames.append(image)
     return np.stack(frames)
 
@@ -376,5 +386,7 @@ def replace_dir(staging: Path, target: Path) -> None:
 def write_label_map(path: str | os.PathLike, labels: np.ndarray) -> None:
     """Write one uint8 label map (H,W) with values in {0,1,2} as a PNG."""
     if labels.dtype != np.uint8 or labels.ndim != 2 or (labels.size and labels.max() >= NUM_LABELS):
-        raise ValueError(f"a label map must be uint8 (H,W) with values in {{0,1,2}}, got {labels.dtype} {labels.shape}")
+        raise ValueError(
+            f"a label map must be uint8 (H,W) with values in {{0,1,2}}, got {labels.dtype} {labels.shape}"
+        )
     Image.fromarray(labels).save(path)
