@@ -1,0 +1,250 @@
+"""Φseg, the cross-view HOI mask predictor (paper §2.2), as a stateless nn.Module.
+
+Notation follows the paper: x̄ / ḡ are exo / ego image features from the shared ResNet Φenc,
+m̄ˣ / m̄̂ᵍ exo / predicted-ego mask features CBAM(feature, Φmask([frame, mask])), and the memory
+holds keys Wk·feature and values Wv·m̄ of past frames. The model keeps no state: the memory is
+passed in and out as tensors, by `forward_clip` (training, whole clips) and by the exported step
+graph (egoexo_models.maskpred.step) that the streaming runner drives frame by frame.
+
+Deliberate choices where the paper is silent:
+- The current exo frame's own entry (x̄ₙ, m̄ˣₙ) is in the memory read at step n, so the exo mask
+  given with frame n is used for frame n, and the first step (empty history) has a memory.
+- The exo-query read-out 𝒵 lies on the exo image grid; a learned linear map over grid positions
+  (identity at initialisation) carries it to the ego grid before the decoder fuses it with ego features.
+- The predicted ego mask enters the memory as softmax probabilities (hand, object), identically in
+  training and inference.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from egoexo_models.clip import LABEL_HAND, LABEL_OBJECT, NUM_LABELS
+from egoexo_models.maskpred.config import MaskPredictorConfig
+from egoexo_models.maskpred.memory import memory_slot
+from egoexo_models.nn import CBAM, ConvNormAct, ResNetEncoder, UpBlock
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+INVALID_SLOT_BIAS = -1.0e4  # added to attention logits of empty memory slots (finite, so fp16-safe)
+
+
+class ImageNormalizer(nn.Module):
+    """Images in [0, 1] (B,3,H,W) -> ImageNet-normalised."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return (images - self.mean) / self.std
+
+
+def hand_object_channels(labels: torch.Tensor) -> torch.Tensor:
+    """Label maps (..., H, W) int -> float one-hot of hand and object (..., 2, H, W)."""
+    return torch.stack([labels == LABEL_HAND, labels == LABEL_OBJECT], dim=-3).float()
+
+
+class MemoryAttention(nn.Module):
+    """Ego-exo memory attention (paper Eq. 2): 𝒵 = W_outᵀ(softmax(𝒬𝒦ᵀ/√D₃) 𝒱) over all memory positions."""
+
+    def __init__(self, feature_channels: int, mask_channels: int, key_dim: int, value_dim: int) -> None:
+        super().__init__()
+        self.query = nn.Linear(feature_channels, key_dim)  # W_q
+        self.key = nn.Linear(feature_channels, key_dim)  # W_k
+        self.value = nn.Linear(mask_channels, value_dim)  # W_v
+        self.out = nn.Linear(value_dim, value_dim)  # W_out
+        self.scale = 1.0 / math.sqrt(key_dim)
+
+    def keys_of(self, features: torch.Tensor) -> torch.Tensor:
+        """Image features (B,C,h,w) -> memory keys (B, h*w, key_dim)."""
+        return self.key(features.flatten(2).transpose(1, 2))
+
+    def values_of(self, mask_features: torch.Tensor) -> torch.Tensor:
+        """Mask features (B,C,h,w) -> memory values (B, h*w, value_dim)."""
+        return self.value(mask_features.flatten(2).transpose(1, 2))
+
+    def read(
+        self, features: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, bias: torch.Tensor
+    ) -> torch.Tensor:
+        """Query features (B,C,h,w), keys (B,M,Dk), values (B,M,Dv), bias (B,M) -> 𝒵 (B,Dv,h,w)."""
+        height, width = features.shape[-2:]
+        query = self.query(features.flatten(2).transpose(1, 2))  # (B, hw, Dk)
+        scores = torch.matmul(query, keys.transpose(1, 2)) * self.scale + bias.unsqueeze(1)
+        readout = self.out(torch.matmul(torch.softmax(scores, dim=-1), values))  # (B, hw, Dv)
+        return readout.transpose(1, 2).unflatten(2, (height, width))
+
+
+class GridRemap(nn.Module):
+    """A learned linear map between the positions of two (h, w) grids: exo grid -> ego grid."""
+
+    def __init__(self, positions: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.eye(positions))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.matmul(x.flatten(2), self.weight).view_as(x)
+
+
+class MaskDecoder(nn.Module):
+    """Φdec(𝒵'', ḡ⁴, ḡ⁸, ḡ¹⁶): UNet-like upsampling blocks fusing multi-scale ego features -> 3-class logits."""
+
+    def __init__(
+        self, memory_channels: int, feature_widths: tuple[int, ...], widths: tuple[int, ...]
+    ) -> None:
+        super().__init__()
+        self.bottom = nn.Sequential(
+            ConvNormAct(memory_channels + feature_widths[2], widths[0]), ConvNormAct(widths[0], widths[0])
+        )
+        self.up8 = UpBlock(widths[0], feature_widths[1], widths[1])
+        self.up4 = UpBlock(widths[1], feature_widths[0], widths[2])
+        self.head = nn.Conv2d(widths[2], NUM_LABELS, 1)
+
+    def forward(
+        self, memory_readout: torch.Tensor, ego_features: list[torch.Tensor], size: tuple[int, int]
+    ) -> torch.Tensor:
+        x = self.bottom(torch.cat([memory_readout, ego_features[2]], dim=1))
+        x = self.up4(self.up8(x, ego_features[1]), ego_features[0])
+        return F.interpolate(self.head(x), size=size, mode="bilinear", align_corners=False)
+
+
+class MaskPredictor(nn.Module):
+    """Φseg: exo frames + exo masks + ego frames (first real, later zero) -> ego HOI logits, auto-regressively.
+
+    Memory tensors (batch B, S = config.memory_slots, P = h*w grid positions):
+        keys (B, S, 2, P, key_dim), values (B, S, 2, P, value_dim), valid (B, S) in {0, 1};
+        axis 2 is the view (0 exo, 1 ego). Slot 0 holds the first frame, slots 1..K the ring.
+    """
+
+    def __init__(self, config: MaskPredictorConfig) -> None:
+        super().__init__()
+        self.config = config
+        widths = config.encoder_widths
+        self.normalize = ImageNormalizer()
+        self.encoder = ResNetEncoder(3, config.stem_width, widths, config.encoder_blocks)  # Φenc
+        self.mask_encoder = ResNetEncoder(  # Φmask over [frame, hand, object]
+            5, config.stem_width, config.mask_encoder_widths, config.mask_encoder_blocks
+        )
+        self.mask_fuser = CBAM(widths[2], config.mask_encoder_widths[2], config.value_dim)
+        self.attention = MemoryAttention(widths[2], config.value_dim, config.key_dim, config.value_dim)
+        grid_h, grid_w = config.grid
+        self.exo_to_ego = GridRemap(grid_h * grid_w)
+        self.decoder = MaskDecoder(config.value_dim, widths, config.decoder_widths)
+
+    # -- pieces shared by the whole-clip forward and the exported step graph -----------------------
+
+    def encode_images(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """Images (B,3,H,W) in [0,1] -> Φenc features at strides 4, 8, 16."""
+        return self.encoder(self.normalize(images))
+
+    def encode_mask_values(
+        self, images: torch.Tensor, features16: torch.Tensor, hand_object: torch.Tensor
+    ) -> torch.Tensor:
+        """Memory values Wv·CBAM(feature, Φmask([frame, mask])): (B,3,H,W), (B,C,h,w), (B,2,H,W) -> (B,P,Dv)."""
+        mask_features = self.mask_encoder(torch.cat([self.normalize(images), hand_object], dim=1))[2]
+        return self.attention.values_of(self.mask_fuser(features16, mask_features))
+
+    def empty_memory(
+        self, batch: int, device: torch.device | str = "cpu"
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Zeroed memory tensors (keys, values, valid) for `batch` streams."""
+        slots, positions = self.config.memory_slots, self.config.grid[0] * self.config.grid[1]
+        keys = torch.zeros(batch, slots, 2, positions, self.config.key_dim, device=device)
+        values = torch.zeros(batch, slots, 2, positions, self.config.value_dim, device=device)
+        return keys, values, torch.zeros(batch, slots, device=device)
+
+    def predict_from_features(
+        self,
+        exo_features16: torch.Tensor,
+        exo_key: torch.Tensor,
+        exo_value: torch.Tensor,
+        ego_features: list[torch.Tensor],
+        memory: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        alpha: float,
+    ) -> torch.Tensor:
+        """One auto-regressive step: read the memory (plus the current exo entry), decode ego logits (B,3,H,W).
+
+        𝒵'' = α𝒵' + (1-α)𝒵 with 𝒵 from the exo query x̄ₙ and 𝒵' from the ego query ḡₙ (α is a Python
+        float, so a branch with weight 0 is not computed).
+        """
+        memory_keys, memory_values, memory_valid = memory
+        batch, slots, views, positions = memory_keys.shape[:4]
+        keys = torch.cat([memory_keys.reshape(batch, slots * views * positions, -1), exo_key], dim=1)
+        values = torch.cat([memory_values.reshape(batch, slots * views * positions, -1), exo_value], dim=1)
+        slot_bias = (1.0 - memory_valid) * INVALID_SLOT_BIAS  # (B, S)
+        bias = torch.cat(
+            [slot_bias.repeat_interleave(views * positions, dim=1), exo_key.new_zeros(batch, positions)],
+            dim=1,
+        )
+        readout = 0.0
+        if alpha < 1.0:
+            readout = (1.0 - alpha) * self.exo_to_ego(self.attention.read(exo_features16, keys, values, bias))
+        if alpha > 0.0:
+            readout = readout + alpha * self.attention.read(ego_features[2], keys, values, bias)
+        return self.decoder(readout, ego_features, self.config.image_size)
+
+    # -- whole clips (training and evaluation) ------------------------------------------------------
+
+    def forward_clip(
+        self, exo: torch.Tensor, exo_masks: torch.Tensor, ego: torch.Tensor, alpha: float | None = None
+    ) -> torch.Tensor:
+        """Predict the ego logits of whole clips, frame by frame through the fixed-capacity memory.
+
+        Args:
+            exo: (B,T,3,H,W) float exo frames in [0,1].
+            exo_masks: (B,T,H,W) int exo label maps {0,1,2}.
+            ego: (B,T,3,H,W) float ego frames in [0,1]; unobserved frames are zero images (at inference,
+                every frame after the first).
+            alpha: weight of the ego-query read-out 𝒵'; None = config.inference_alpha.
+        Returns:
+            (B,T,3,H,W) logits over {background, hand, object}.
+        """
+        alpha = self.config.inference_alpha if alpha is None else float(alpha)
+        batch, frames = exo.shape[:2]
+        features = self.encode_images(torch.cat([exo.flatten(0, 1), ego.flatten(0, 1)]))
+        exo_features = [f[: batch * frames].unflatten(0, (batch, frames)) for f in features]
+        ego_features = [f[batch * frames :].unflatten(0, (batch, frames)) for f in features]
+        exo_keys = self.attention.keys_of(exo_features[2].flatten(0, 1)).unflatten(0, (batch, frames))
+        ego_keys = self.attention.keys_of(ego_features[2].flatten(0, 1)).unflatten(0, (batch, frames))
+        exo_values = self.encode_mask_values(
+            exo.flatten(0, 1), exo_features[2].flatten(0, 1), hand_object_channels(exo_masks.flatten(0, 1))
+        ).unflatten(0, (batch, frames))
+        memory = self.empty_memory(batch, exo.device)
+        logits = []
+        for n in range(frames):
+            ego_n = [f[:, n] for f in ego_features]
+            step_logits = self.predict_from_features(
+                exo_features[2][:, n], exo_keys[:, n], exo_values[:, n], ego_n, memory, alpha
+            )
+            ego_value = self.encode_mask_values(ego[:, n], ego_n[2], torch.softmax(step_logits, dim=1)[:, 1:])
+            memory = write_memory(
+                memory,
+                memory_slot(n, self.config.memory_ring),
+                exo_keys[:, n],
+                exo_values[:, n],
+                ego_keys[:, n],
+                ego_value,
+            )
+            logits.append(step_logits)
+        return torch.stack(logits, dim=1)
+
+
+def write_memory(
+    memory: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    slot: int,
+    exo_key: torch.Tensor,
+    exo_value: torch.Tensor,
+    ego_key: torch.Tensor,
+    ego_value: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Return the memory with `slot` holding this frame's exo and ego entries (inputs are not modified)."""
+    keys, values, valid = (t.clone() for t in memory)
+    keys[:, slot] = torch.stack([exo_key, ego_key], dim=1)
+    values[:, slot] = torch.stack([exo_value, ego_value], dim=1)
+    valid[:, slot] = 1.0
+    return keys, values, valid
