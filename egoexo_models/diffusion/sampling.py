@@ -72,7 +72,7 @@ def make_scheduler(
         )
     common = {**schedule.scheduler_kwargs(), "timestep_spacing": "trailing"}
     if settings.sampler == "ddim":
-        scheduler = DDIMScheduler(**common, clip_sample=False, set_alpha_to_one=False)
+        scheduler = DDIMScheduler(**common, clip_sample=False, set_alpha_to_one=True)
     else:
         scheduler = DPMSolverMultistepScheduler(
             **common,
