@@ -34,6 +34,7 @@ PRED_JSON = "pred.json"
 FRAMES_DIR = "pred_ego"
 MASKS_DIR = "pred_ego_masks"
 PREVIEW_GIF = "preview.gif"
+PREVIEW_MIN_WIDTH = 128  # smaller panels are enlarged so their titles fit
 _STRUCTURE_KEYS = ("format", "num_frames", "height", "width", "frames_predicted", "clip")
 # label -> RGB colour of the mask panel of the preview
 LABEL_COLOURS = np.array([[40, 40, 40], [235, 90, 60], [60, 150, 235]], dtype=np.uint8)
@@ -164,7 +165,11 @@ def colourise_labels(labels: np.ndarray) -> np.ndarray:
 
 
 def write_preview(path: Path, prediction: Prediction, clip: Clip | None, fps: float) -> None:
-    """An animated GIF of labelled panels side by side: exo | ego ground truth | masks | predicted ego."""
+    """An animated GIF of titled panels side by side: exo | ego ground truth | masks | predicted ego.
+
+    Panels narrower than PREVIEW_MIN_WIDTH are enlarged by an integer factor (nearest) so that
+    their titles fit; the first panel's title carries the frame index.
+    """
     n, (height, width) = prediction.num_frames, prediction.size
     panels: list[tuple[str, np.ndarray]] = []
     if clip is not None:
@@ -175,17 +180,20 @@ def write_preview(path: Path, prediction: Prediction, clip: Clip | None, fps: fl
     if prediction.frames is not None:
         first = clip.ego[:1] if clip is not None else np.zeros((1, height, width, 3), np.uint8)
         panels.append(("pred ego", np.concatenate([first, prediction.frames])))
+    zoom = max(1, -(-PREVIEW_MIN_WIDTH // width))
+    panel_h, panel_w = height * zoom, width * zoom
     title_height = 12
     images = []
     for index in range(n):
-        canvas = np.zeros((title_height + height, width * len(panels), 3), dtype=np.uint8)
+        canvas = np.zeros((title_height + panel_h, panel_w * len(panels), 3), dtype=np.uint8)
         for slot, (_, video) in enumerate(panels):
-            canvas[title_height:, slot * width : (slot + 1) * width] = video[index]
+            enlarged = video[index].repeat(zoom, axis=0).repeat(zoom, axis=1)
+            canvas[title_height:, slot * panel_w : (slot + 1) * panel_w] = enlarged
         image = Image.fromarray(canvas)
         draw = ImageDraw.Draw(image)
         for slot, (title, _) in enumerate(panels):
-            draw.text((slot * width + 2, 0), title, fill=(255, 255, 255))
-        draw.text((len(panels) * width - 22, 0), f"{index:2d}", fill=(255, 255, 0))
+            text = f"{title} {index}" if slot == 0 else title
+            draw.text((slot * panel_w + 2, 0), text, fill=(255, 255, 255))
         images.append(image)
     images[0].save(
         path,
