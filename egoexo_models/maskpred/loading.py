@@ -12,6 +12,7 @@ metadata, checked at load so that a file of another model version is refused.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -55,12 +56,22 @@ def _load_module(kind: str, weights_dir, config, config_cls, module_cls) -> tupl
             )
         if not isinstance(config, config_cls):
             raise TypeError(f"config must be a {config_cls.__name__}, got {type(config).__name__}")
-        return module_cls(config).eval(), f"{kind}:random-{config_hash(config)[:8]}"
+        module = module_cls(config).eval()
+        return module, f"{kind}:random-{_state_digest(module)}"
     directory = Path(weights_dir) if weights_dir is not None else shipped_weights_dir(SHIPPED_NAMES[kind])
     config, state_dict = load_weights(directory, kind=kind, config_cls=config_cls)
     module = module_cls(config)
     load_state_strict(module, state_dict, source=str(directory))
     return module.eval(), weights_id(directory)
+
+
+def _state_digest(module: torch.nn.Module) -> str:
+    """8 hex digits of the SHA-256 of a module's tensors: tells two random initialisations apart."""
+    digest = hashlib.sha256()
+    for key, value in module.state_dict().items():
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:8]
 
 
 def build_mask_predictor(

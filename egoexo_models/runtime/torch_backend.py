@@ -40,6 +40,8 @@ class TorchRuntime(Runtime):
         tensors = [torch.from_numpy(inputs[name]).to(self.device) for name in self.input_names]
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=self.fp16):
             outputs = self.module(*tensors)
+        if isinstance(outputs, torch.Tensor):  # a one-output module may return the tensor itself
+            outputs = (outputs,)
         return {name: out.float().cpu().numpy() for name, out in zip(self.output_names, outputs, strict=True)}
 
     def close(self) -> None:
