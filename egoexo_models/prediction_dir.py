@@ -5,8 +5,9 @@ what `egoexo evaluate` reads.
                                        only masks were predicted
     OUT/pred_ego_masks/000000.png ...  predicted ego label maps 0..N-1 (0 background, 1 hand, 2 object)
     OUT/pred.json                      {"format": "egoexo-prediction/1", "num_frames", "height", "width",
-                                        "frames_predicted", "clip", plus the caller's info: model ids,
-                                        backend, sampler, steps, seed, per-stage timings, ...}
+                                        "frames_predicted", "clip" (its directory name, or null),
+                                        plus the caller's info: model ids, backend, sampler,
+                                        steps, seed, per-stage timings, ...}
     OUT/preview.gif                    exo | ego ground truth | predicted masks | predicted ego, side by
                                        side (panels without data are left out; frame 0 shows the input)
 
@@ -139,7 +140,7 @@ def write_prediction(
             "height": prediction.size[0],
             "width": prediction.size[1],
             "frames_predicted": prediction.frames is not None,
-            "clip": clip.name if clip is not None else None,
+            "clip": clip.name if clip is not None and clip.path is not None else None,
             **prediction.info,
         }
         (staging / PRED_JSON).write_text(json.dumps(document, indent=1) + "\n")
