@@ -376,6 +376,7 @@ def _load_lpips(weights: PerceptualWeights, device: str) -> LpipsAlex | None:
         )
     from egoexo_models.metrics.lpips import LpipsAlex  # torch is imported only when LPIPS is asked for
 
+    _check_device(device)
     return LpipsAlex.from_files(weights.lpips_alexnet, weights.lpips_heads, device=device)
 
 
@@ -384,7 +385,23 @@ def _load_i3d(weights: PerceptualWeights, device: str) -> I3d | None:
         return None
     from egoexo_models.metrics.fvd import I3d  # torch is imported only when FVD is asked for
 
+    _check_device(device)
     return I3d.from_file(weights.fvd_i3d, device=device)
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    try:
+        kind = torch.device(device).type
+    except RuntimeError as error:
+        raise EvaluationError(
+            f"--device {device!r} is not a torch device ({error}); use cpu or cuda"
+        ) from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise EvaluationError(
+            f"--device {device!r}: this machine has no CUDA GPU that torch can use; use cpu"
+        )
 
 
 def _collect_i3d_features(

@@ -229,6 +229,13 @@ def test_lpips_with_only_one_weight_file_is_an_error(tmp_path):
         evaluate(tmp_path / "pred", tmp_path / "clips", weights=weights)
 
 
+def test_an_unusable_device_for_the_learned_metrics_is_an_error(tmp_path):
+    clip = make_clip()
+    write_pair(tmp_path, "c0", clip, perfect(clip))
+    with pytest.raises(EvaluationError, match="is not a torch device"):
+        evaluate(tmp_path / "pred", tmp_path / "clips", weights=write_random_lpips(tmp_path), device="gpu0")
+
+
 @pytest.mark.slow
 def test_fvd_is_computed_over_clips_when_i3d_weights_are_given(tmp_path):
     torch.manual_seed(0)
