@@ -84,6 +84,10 @@ def validate_prediction(prediction: Prediction) -> None:
     if masks.size and masks.max() >= NUM_LABELS:
         raise ValueError(f"ego_masks hold label {int(masks.max())}; labels must be in {{0, 1, 2}}")
     frames = prediction.frames
+    if frames is not None and prediction.num_frames < 2:
+        raise ValueError(
+            "a prediction with frames needs N >= 2 (frame 0 is the input, frames 1..N-1 predicted)"
+        )
     if frames is not None:
         expected = (prediction.num_frames - 1, *prediction.size, 3)
         if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.shape != expected:
@@ -265,6 +269,10 @@ def _read_pred_json(path: Path) -> dict[str, Any]:
     if not isinstance(document.get("frames_predicted"), bool):
         raise PredictionFormatError(
             path, f"'frames_predicted' must be true or false, got {document.get('frames_predicted')!r}"
+        )
+    if document["frames_predicted"] and document["num_frames"] < 2:
+        raise PredictionFormatError(
+            path, "'frames_predicted' is true but num_frames is 1: no frame to predict"
         )
     if document.get("clip") is not None and not isinstance(document["clip"], str):
         raise PredictionFormatError(path, f"'clip' must be a string or null, got {document['clip']!r}")

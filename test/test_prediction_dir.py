@@ -109,9 +109,10 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
         (lambda p: p.ego_masks.__setitem__((0, 0, 0), 3), "label 3"),
         (lambda p: setattr(p, "frames", p.frames[:2]), r"frames must be uint8 \(3, 24, 32, 3\)"),
         (lambda p: p.info.__setitem__("num_frames", 4), "reserved"),
+        (lambda p: setattr(p, "ego_masks", p.ego_masks[:1]), "needs N >= 2"),
         (lambda p: p.info.__setitem__("latency", float("nan")), "JSON-serialisable"),
     ],
-    ids=["dtype", "label", "frame count", "reserved key", "nan"],
+    ids=["dtype", "label", "frame count", "reserved key", "single frame", "nan"],
 )
 def test_malformed_predictions_are_rejected_before_writing(tmp_path, change, message):
     prediction = make_prediction()
