@@ -100,3 +100,74 @@ class Counters:
     def snapshot(self) -> dict[str, int]:
         with self._lock:
             return dict(self._values)
+
+
+LEVEL_OK, LEVEL_WARN, LEVEL_ERROR = 0, 1, 2  # as diagnostic_msgs/DiagnosticStatus
+
+
+class NodeHealth:
+    """Everything a node reports in /diagnostics: rates, counters, problems by kind, last latency and error.
+
+    A problem or an error in the last `recent_s` seconds makes the status WARN or ERROR.
+    """
+
+    def __init__(
+        self,
+        *,
+        warning_period_s: float,
+        counters: tuple[str, ...],
+        rates: tuple[str, ...],
+        recent_s: float = 10.0,
+    ) -> None:
+        self.counters = Counters(counters)
+        self.rates = {name: RateTracker() for name in rates}
+        self._limiter = WarningLimiter(warning_period_s)
+        self._recent_s = recent_s
+        self._last_latency_s: float | None = None
+        self._last_error = ""
+        self._last_error_at: float | None = None
+        self._last_problem = ""
+        self._last_problem_at: float | None = None
+        self._lock = threading.Lock()
+
+    def problem(self, kind: str, message: str, now: float) -> LoggedWarning | None:
+        """Record dropped input of `kind`; returns the warning to log unless rate-limited."""
+        with self._lock:
+            self._last_problem, self._last_problem_at = f"{kind}: {message}", now
+        return self._limiter.report(kind, message, now)
+
+    def error(self, message: str, now: float) -> LoggedWarning | None:
+        """Record a failure (a model call raised, say); returns the warning to log unless rate-limited."""
+        with self._lock:
+            self._last_error, self._last_error_at = message, now
+        return self._limiter.report("error", message, now)
+
+    def set_latency(self, seconds: float) -> None:
+        with self._lock:
+            self._last_latency_s = seconds
+
+    def status(self, now: float, facts: dict[str, str]) -> tuple[int, str, list[tuple[str, str]]]:
+        """(level, one-line message, key/value pairs) for a DiagnosticStatus; `facts` come first."""
+        with self._lock:
+            error_recent = self._last_error_at is not None and now - self._last_error_at < self._recent_s
+            problem_recent = (
+                self._last_problem_at is not None and now - self._last_problem_at < self._recent_s
+            )
+            last_latency = "" if self._last_latency_s is None else f"{self._last_latency_s:.4f}"
+            last_error, last_problem = self._last_error, self._last_problem
+        if error_recent:
+            level, message = LEVEL_ERROR, f"error: {last_error}"
+        elif problem_recent:
+            level, message = LEVEL_WARN, f"dropping input: {last_problem}"
+        else:
+            level, message = LEVEL_OK, "ok"
+        values = list(facts.items())
+        values += [(f"{name}_rate_hz", f"{rate.rate_hz(now):.2f}") for name, rate in self.rates.items()]
+        values += [(name, str(count)) for name, count in self.counters.snapshot().items()]
+        values += [
+            ("last_latency_s", last_latency),
+            ("last_error", last_error),
+            ("last_problem", last_problem),
+        ]
+        values += [(f"problems.{kind}", str(count)) for kind, count in sorted(self._limiter.counts().items())]
+        return level, message, values

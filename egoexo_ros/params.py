@@ -202,6 +202,17 @@ def parse_video_node_config(values: Mapping[str, Any]) -> VideoNodeConfig:
     return VideoNodeConfig(common=_common(v), hoi_masks_depth=v["qos.hoi_masks.depth"])
 
 
+def window_length(requested: int, model_frames: int) -> int:
+    """Frames per window: the model's when `requested` (parameter num_frames) is 0, else `requested` if it matches."""
+    if requested not in (0, model_frames):
+        raise ParameterError(
+            "num_frames",
+            requested,
+            f"the loaded model predicts windows of {model_frames} frames; set 0 to use them",
+        )
+    return model_frames
+
+
 def _common(v: dict[str, Any]) -> CommonConfig:
     if not _DEVICE.match(v["device"]):
         raise ParameterError("device", v["device"], "expected cpu, cuda or cuda:N")

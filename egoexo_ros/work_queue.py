@@ -59,6 +59,16 @@ class WindowWorkQueue(Generic[T]):
             self._items.clear()
             self._condition.notify_all()
 
+    @property
+    def closed(self) -> bool:
+        with self._condition:
+            return self._closed
+
+    def was_dropped(self, window_id: int) -> bool:
+        """Whether `window_id` is one of the (recently) dropped windows."""
+        with self._condition:
+            return window_id in self._dropped
+
     def waiting_windows(self) -> int:
         with self._condition:
             return len(self._waiting_windows())

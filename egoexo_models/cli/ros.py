@@ -1,12 +1,34 @@
-"""egoexo ros: not implemented yet (see the open issues)."""
+"""egoexo ros: run the mask node and the video node in one process, for machines without `ros2 launch`.
+
+    egoexo ros [--params-file config/predict.yaml] [--ros-args -p steps:=10 -r __ns:=/robot1 ...]
+
+Both nodes share one pipeline (the models load once) and spin on a MultiThreadedExecutor; Ctrl-C
+stops them and frees the models. Arguments egoexo does not know are passed to ROS unchanged.
+"""
 
 import argparse
+from pathlib import Path
+
+DEFAULT_PARAMS = Path(__file__).resolve().parents[2] / "config" / "predict.yaml"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument(
+        "--params-file",
+        type=Path,
+        default=DEFAULT_PARAMS,
+        help="ROS 2 parameters file of the nodes (default: %(default)s)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    print("egoexo ros is not implemented yet.")
-    return 2
+    if not args.params_file.is_file():
+        print(f"egoexo ros: parameters file {args.params_file} not found; pass --params-file PATH")
+        return 2
+    from egoexo_ros.mask_node import MaskNode
+    from egoexo_ros.runner import run_nodes
+    from egoexo_ros.video_node import VideoNode
+
+    ros_args = list(getattr(args, "ros_args", []))
+    argv = ["egoexo", "--ros-args", "--params-file", str(args.params_file), *ros_args]
+    return run_nodes([MaskNode, VideoNode], args=argv)
