@@ -17,7 +17,8 @@ Rules:
   farther than `max_ego_offset` from it drops the window ("ego_missing").
 - Stamps: an exo frame not newer than the previous one is dropped ("exo_out_of_order"); a jump
   back or a gap larger than `max_frame_gap` restarts the stream, dropping windows in progress
-  ("exo_time_reset", "exo_gap"). A dropped window is not retried.
+  ("exo_time_reset", "exo_gap"; a gap while no window is in progress is no problem). A dropped
+  window is not retried.
 """
 
 from __future__ import annotations
@@ -237,8 +238,8 @@ class WindowAssembler:
     def _restart(self, kind: str, why: str) -> list[Event]:
         self._reanchor()
         dropped, self._windows = self._windows, []
-        if not dropped:
-            return [Problem(kind, f"{why}: restarting the exo stream")]
+        if not dropped:  # a pause between windows loses nothing; a jump back is still worth a word
+            return [Problem(kind, f"{why}: restarting the exo stream")] if kind == "exo_time_reset" else []
         return [
             Problem(
                 kind, f"{why}: window {window.window_id} dropped, restarting the exo stream", window.window_id

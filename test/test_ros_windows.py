@@ -207,3 +207,15 @@ def test_abort_drops_the_windows_in_progress():
 
     assert [(p.kind, p.dropped_window) for p in assembler.abort("deactivating")] == [("aborted", 0)]
     assert assembler.windows_in_progress == 0
+
+
+def test_a_pause_between_windows_is_no_problem():
+    assembler = WindowAssembler(CONFIG)
+    assembler.add_instruction("first")
+    play(assembler, 0.0, 0.4, rate=10)
+
+    assembler.add_instruction("second")
+    events = play(assembler, 60.0, 60.4, rate=10)
+
+    assert problems(events) == []
+    assert [w for w, _, _ in ready(events)] == [1, 1, 1, 1]
