@@ -36,9 +36,13 @@ class VideoUNetConfig:
 
     block_channels: channels per resolution level (level 0 at the latent resolution).
     spatial_attention: per level, whether its layers have spatial self- and text cross-attention
-        (only at low resolutions, where it pays on a CPU). Temporal attention is at every level.
+        (only at low resolutions, where it pays on a CPU); the mid block always has it, as SD's.
+        Temporal attention is at every level.
     layers_per_block: ResNet (+ attention) layers per down block; up blocks have one more.
-    attention_head_dim: channels per head of the spatial and temporal attention.
+    attention_head_dim: channels per head of the temporal attention, and of the spatial attention
+        unless spatial_heads is given.
+    spatial_heads: heads of the spatial attention per level (SD 1.x uses 8 at every level), or None
+        for block_channels / attention_head_dim.
     cross_attention_dim: width of the text encoder's token states.
     use_linear_projection: Transformer2DModel projections as Linear (SD 2.x) rather than 1x1 Conv (SD 1.x).
     """
@@ -51,10 +55,20 @@ class VideoUNetConfig:
     cross_attention_dim: int = 384
     norm_num_groups: int = 8
     use_linear_projection: bool = False
+    spatial_heads: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "block_channels", tuple(self.block_channels))
         object.__setattr__(self, "spatial_attention", tuple(self.spatial_attention))
+        if self.spatial_heads is not None:
+            object.__setattr__(self, "spatial_heads", tuple(self.spatial_heads))
+            if len(self.spatial_heads) != len(self.block_channels) or any(
+                c % h for c, h in zip(self.block_channels, self.spatial_heads, strict=True)
+            ):
+                raise ValueError(
+                    f"VideoUNetConfig: spatial_heads {self.spatial_heads} needs one head count per level "
+                    f"dividing that level's channels {self.block_channels}"
+                )
         if len(self.block_channels) != len(self.spatial_attention) or not self.block_channels:
             raise ValueError(
                 f"VideoUNetConfig: block_channels {self.block_channels} and spatial_attention "
@@ -72,6 +86,12 @@ class VideoUNetConfig:
     @property
     def num_levels(self) -> int:
         return len(self.block_channels)
+
+    def heads_at(self, level: int) -> int:
+        """Spatial attention heads at `level`."""
+        if self.spatial_heads is not None:
+            return self.spatial_heads[level]
+        return self.block_channels[level] // self.attention_head_dim
 
     @property
     def time_embed_dim(self) -> int:
@@ -107,10 +127,12 @@ class _VideoLayer(nn.Module):
         return self.temporal[index](hidden, num_frames, mask_feature)
 
 
-def _spatial_transformer(channels: int, config: VideoUNetConfig) -> Transformer2DModel:
+def _spatial_transformer(level: int, config: VideoUNetConfig) -> Transformer2DModel:
+    channels = config.block_channels[level]
+    heads = config.heads_at(level)
     return Transformer2DModel(
-        num_attention_heads=channels // config.attention_head_dim,
-        attention_head_dim=config.attention_head_dim,
+        num_attention_heads=heads,
+        attention_head_dim=channels // heads,
         in_channels=channels,
         cross_attention_dim=config.cross_attention_dim,
         norm_num_groups=config.norm_num_groups,
@@ -138,17 +160,16 @@ def _temporal(channels: int, config: VideoUNetConfig, *, mask_conditioned: bool)
 
 
 class DownBlock(_VideoLayer):
-    def __init__(
-        self, in_channels: int, out_channels: int, attention: bool, downsample: bool, config: VideoUNetConfig
-    ):
+    def __init__(self, level: int, in_channels: int, downsample: bool, config: VideoUNetConfig):
         super().__init__()
+        out_channels = config.block_channels[level]
         count = config.layers_per_block
         self.resnets = nn.ModuleList(
             _resnet(in_channels if j == 0 else out_channels, out_channels, config) for j in range(count)
         )
         self.attentions = (
-            nn.ModuleList(_spatial_transformer(out_channels, config) for _ in range(count))
-            if attention
+            nn.ModuleList(_spatial_transformer(level, config) for _ in range(count))
+            if config.spatial_attention[level]
             else None
         )
         self.temporal = nn.ModuleList(
@@ -176,14 +197,16 @@ class DownBlock(_VideoLayer):
 
 
 class MidBlock(_VideoLayer):
-    """ResNet, attention (if the lowest level has it), temporal attention, ResNet."""
+    """ResNet, spatial + cross attention (always, as in SD), temporal attention, ResNet."""
 
-    def __init__(self, channels: int, attention: bool, config: VideoUNetConfig):
+    def __init__(self, config: VideoUNetConfig):
         super().__init__()
+        level = config.num_levels - 1
+        channels = config.block_channels[level]
         self.resnets = nn.ModuleList(
             [_resnet(channels, channels, config), _resnet(channels, channels, config)]
         )
-        self.attentions = nn.ModuleList([_spatial_transformer(channels, config)]) if attention else None
+        self.attentions = nn.ModuleList([_spatial_transformer(level, config)])
         self.temporal = nn.ModuleList([_temporal(channels, config, mask_conditioned=False)])
 
     def forward(
@@ -196,22 +219,22 @@ class MidBlock(_VideoLayer):
 class UpBlock(_VideoLayer):
     def __init__(
         self,
+        level: int,
         prev_channels: int,
-        out_channels: int,
         skip_channels: list[int],
-        attention: bool,
         upsample: bool,
         config: VideoUNetConfig,
     ):
         super().__init__()
+        out_channels = config.block_channels[level]
         self.resnets = nn.ModuleList(
             _resnet((prev_channels if j == 0 else out_channels) + skip, out_channels, config)
             for j, skip in enumerate(skip_channels)
         )
         count = len(skip_channels)
         self.attentions = (
-            nn.ModuleList(_spatial_transformer(out_channels, config) for _ in range(count))
-            if attention
+            nn.ModuleList(_spatial_transformer(level, config) for _ in range(count))
+            if config.spatial_attention[level]
             else None
         )
         self.temporal = nn.ModuleList(
@@ -257,21 +280,17 @@ class VideoUNet(nn.Module):
         for level in range(levels):
             last = level == levels - 1
             in_channels = channels[max(level - 1, 0)]
-            self.down_blocks.append(
-                DownBlock(in_channels, channels[level], config.spatial_attention[level], not last, config)
-            )
+            self.down_blocks.append(DownBlock(level, in_channels, not last, config))
             skip_channels += [channels[level]] * (config.layers_per_block + (0 if last else 1))
 
-        self.mid_block = MidBlock(channels[-1], config.spatial_attention[-1], config)
+        self.mid_block = MidBlock(config)
 
         self.up_blocks = nn.ModuleList()
         prev = channels[-1]
         for level in reversed(range(levels)):
             block_skips = [skip_channels.pop() for _ in range(config.layers_per_block + 1)]
             upsample = level > 0
-            self.up_blocks.append(
-                UpBlock(prev, channels[level], block_skips, config.spatial_attention[level], upsample, config)
-            )
+            self.up_blocks.append(UpBlock(level, prev, block_skips, upsample, config))
             prev = channels[level]
 
         self.conv_norm_out = nn.GroupNorm(config.norm_num_groups, channels[0], eps=1e-5)

@@ -1,0 +1,331 @@
+"""Train Φgen's video UNet (phase 1) or its HOI mask guidance (phase 2), paper §2.4 "Training stage".
+
+    python training/train.py --config config/train/video_diffusion_phase1.yaml [key=value ...]
+    python training/train.py --config config/train/video_diffusion_phase2.yaml [key=value ...]
+
+Phase 1 trains the UNet on ego clips with the first frame and the instruction as conditions.
+Phase 2 starts from the phase-1 weights, freezes the UNet and trains ψmask and the decoder's linear
+projections with the ground-truth ego HOI masks. Both drop the instruction with probability
+`text_dropout` (the null text of classifier-free guidance) and minimise Eq. 4 (with the target of
+the noise schedule: noise or velocity).
+
+The frozen VAE and text encoder run once: the first run encodes every training clip into a latent
+cache (CACHE_DIR/…safetensors: latents, masks, instruction states), so a step costs only the UNet.
+Checkpoints every `checkpoint_every` steps; a killed run resumes from RUN_DIR. The EMA weights are
+saved to RUN_DIR/final/ (and `export_to`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from egoexo_models.clip import list_clips, read_meta
+from egoexo_models.diffusion.mask_encoder import label_maps_to_channels
+from egoexo_models.diffusion.model import (
+    VIDEO_UNET_KIND,
+    VideoDiffusionConfig,
+    VideoDiffusionModel,
+    load_video_diffusion,
+)
+from egoexo_models.diffusion.sampling import make_training_scheduler
+from egoexo_models.diffusion.text_encoder import load_text_encoder
+from egoexo_models.diffusion.vae import load_vae
+from egoexo_models.weights import load_state_strict, save_tensors_atomic, save_weights, weights_id
+from training.common.checkpoint import CheckpointManager
+from training.common.config import ConfigError, config_from_dict, save_config
+from training.common.distributed import (
+    all_reduce_mean,
+    barrier,
+    cleanup_distributed,
+    init_distributed,
+    seed_everything,
+    wrap_ddp,
+)
+from training.common.ema import EMA
+from training.common.logging import TrainLogger
+
+
+@dataclass(frozen=True)
+class VideoDiffusionTrainConfig:
+    """The `video_diffusion` stage (phase 1 or 2).
+
+    vae_weights: the trained VAE (None = the shipped one).
+    init_from: weights to start from: required for phase 2 (the phase-1 result), optional for phase 1.
+    sd_unet: optional Stable Diffusion UNet folder whose spatial layers initialise phase 1 (sd_init.py).
+    max_clips: use only the first N training clips (None = all).
+    """
+
+    phase: int
+    data_root: str
+    run_dir: str
+    stage: str = "video_diffusion"
+    model: VideoDiffusionConfig = field(default_factory=VideoDiffusionConfig)
+    vae_weights: str | None = None
+    init_from: str | None = None
+    sd_unet: str | None = None
+    cache_dir: str = "outputs/cache/video_diffusion"
+    max_clips: int | None = None
+    steps: int = 6000
+    batch_size: int = 4
+    lr: float = 2e-4
+    weight_decay: float = 0.0
+    text_dropout: float = 0.1
+    ema_decay: float = 0.999
+    grad_clip: float = 1.0
+    checkpoint_every: int = 200
+    log_every: int = 10
+    seed: int = 0
+    device: str = "auto"
+    export_to: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.phase not in (1, 2):
+            raise ConfigError(f"phase must be 1 (UNet) or 2 (ψmask + projections), got {self.phase}")
+        if self.phase == 2 and (self.init_from is None or self.model.mask_encoder is None):
+            raise ConfigError("phase 2 needs init_from= the phase-1 weights and a model.mask_encoder section")
+        if not 0.0 <= self.text_dropout < 1.0:
+            raise ConfigError(f"text_dropout must be in [0, 1), got {self.text_dropout}")
+
+
+# ------------------------------------------------------------------------------------ latent cache
+
+
+def cache_path(config: VideoDiffusionTrainConfig, vae_dir: Path, clip_names: list[str]) -> Path:
+    """Cache file named by the VAE, the text encoder, the frame count and the exact clip list."""
+    key = json.dumps(
+        [
+            weights_id(vae_dir),
+            dataclasses.asdict(config.model.text),
+            config.model.num_frames,
+            str(Path(config.data_root).resolve()),
+            clip_names,
+        ]
+    )
+    return Path(config.cache_dir) / f"clips_{hashlib.sha256(key.encode()).hexdigest()[:16]}.safetensors"
+
+
+@torch.no_grad()
+def build_latent_cache(config: VideoDiffusionTrainConfig, path: Path, device: torch.device, log) -> None:
+    """Encode every clip once: latents fp16 (N,F,C,h,w), masks uint8 (N,F,H,W), instruction states."""
+    from training.data import ClipDataset
+
+    vae = load_vae(config.vae_weights).to(device)
+    text_encoder = load_text_encoder(config.model.text).to(device)
+    dataset = ClipDataset(
+        config.data_root,
+        num_frames=config.model.num_frames,
+        size=(config.model.height, config.model.width),
+        views=("ego",),
+        masks=True,
+    )
+    count = len(dataset) if config.max_clips is None else min(config.max_clips, len(dataset))
+    latents, masks, instruction_index, instructions = [], [], [], {}
+    started = time.perf_counter()
+    for index in range(count):
+        item = dataset[index]
+        frames = item["ego"].to(device) * 2 - 1
+        latents.append(vae.encode(frames).half().cpu())
+        masks.append(item["ego_masks"].to(torch.uint8))
+        instruction_index.append(instructions.setdefault(item["instruction"], len(instructions)))
+        if (index + 1) % 100 == 0:
+            log(f"latent cache: {index + 1}/{count} clips encoded ({time.perf_counter() - started:.0f} s)")
+    states = text_encoder.encode(list(instructions)).half().cpu()
+    null_states = text_encoder.encode([""]).half().cpu()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_tensors_atomic(
+        path,
+        {
+            "latents": torch.stack(latents),
+            "masks": torch.stack(masks),
+            "instruction_index": torch.tensor(instruction_index),
+            "text_states": states,
+            "null_text_states": null_states,
+        },
+        {"clips": str(count), "instructions": str(len(instructions))},
+    )
+
+
+def load_latent_cache(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(path)
+
+
+# ------------------------------------------------------------------------------------ training step
+
+
+class DiffusionLoss(torch.nn.Module):
+    """Eq. 4 as a module (so DDP can wrap it): || target - εθ(z̄, 𝒯, h, t) ||² over all frames."""
+
+    def __init__(self, model: VideoDiffusionModel, *, use_masks: bool) -> None:
+        super().__init__()
+        self.model = model
+        self.use_masks = use_masks
+        self.scheduler = make_training_scheduler(model.config.schedule)
+
+    def forward(
+        self,
+        latents: torch.Tensor,
+        text_states: torch.Tensor,
+        masks: torch.Tensor | None,
+        noise: torch.Tensor,
+        timesteps: torch.Tensor,
+    ) -> torch.Tensor:
+        schedule = self.model.config.schedule
+        first = latents[:, 0]
+        x0 = latents - first[:, None] if schedule.diffuse_residual else latents
+        noisy = self.scheduler.add_noise(x0, noise, timesteps)
+        target = (
+            noise
+            if schedule.prediction_type == "epsilon"
+            else self.scheduler.get_velocity(x0, noise, timesteps)
+        )
+        features = self.model.mask_encoder(label_maps_to_channels(masks)) if self.use_masks else None
+        prediction = self.model.unet(noisy, timesteps, text_states, first, features)
+        return F.mse_loss(prediction.float(), target.float())
+
+
+def set_trainable(model: VideoDiffusionModel, phase: int) -> list[torch.nn.Parameter]:
+    """Phase 1: the UNet without its mask projections. Phase 2: ψmask and the mask projections only."""
+    model.requires_grad_(False)
+    if phase == 1:
+        for name, parameter in model.unet.named_parameters():
+            parameter.requires_grad_(".mask_proj." not in name)
+    else:
+        for parameter in model.mask_guidance_parameters():
+            parameter.requires_grad_(True)
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def initial_model(config: VideoDiffusionTrainConfig, log) -> VideoDiffusionModel:
+    model = VideoDiffusionModel(config.model)
+    if config.init_from is not None:
+        # The UNet only: ψmask starts fresh, its zero output layers leaving the UNet's output unchanged.
+        loaded = load_video_diffusion(config.init_from)
+        load_state_strict(model.unet, loaded.unet.state_dict(), source=f"{config.init_from} (unet)")
+        log(f"initialised the UNet from {config.init_from}")
+    elif config.sd_unet is not None:
+        from egoexo_models.diffusion.sd_init import load_sd_spatial_weights
+
+        report = load_sd_spatial_weights(model.unet, config.sd_unet)
+        log(f"initialised spatial layers from {config.sd_unet}: {report}")
+    return model
+
+
+def _print(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _quiet(message: str) -> None:
+    pass
+
+
+def train(raw_config: dict[str, Any], config_path: str | Path) -> None:
+    config = config_from_dict(VideoDiffusionTrainConfig, raw_config, str(config_path))
+    dist = init_distributed(config.device)
+    seed_everything(config.seed + dist.rank)
+    run_dir = Path(config.run_dir)
+    clip_dirs = list_clips(config.data_root)
+    if not clip_dirs:
+        raise ConfigError(f"{config.data_root}: no clips found (generate them with `egoexo sim`)")
+    model_config = dataclasses.replace(config.model, fps=read_meta(clip_dirs[0]).fps)
+    config = dataclasses.replace(config, model=model_config)
+    if dist.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(run_dir / "config.yaml", raw_config)
+
+    from egoexo_models.weights import shipped_weights_dir
+
+    vae_dir = Path(config.vae_weights) if config.vae_weights else shipped_weights_dir("vae")
+    names = [p.name for p in clip_dirs[: config.max_clips]]
+    cache = cache_path(config, vae_dir, names)
+    if dist.is_main and not cache.is_file():
+        _print(f"building the latent cache {cache} ({len(names)} clips)")
+        build_latent_cache(config, cache, dist.device, _print)
+    barrier(dist)
+    data = load_latent_cache(cache)
+    clips = data["latents"].shape[0]
+
+    model = initial_model(config, _print if dist.is_main else _quiet).to(dist.device)
+    trainable = set_trainable(model, config.phase)
+    loss_module = wrap_ddp(DiffusionLoss(model, use_masks=config.phase == 2), dist)
+    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
+    ema = EMA(model, config.ema_decay)
+    checkpoints = CheckpointManager(run_dir)
+    resumed = checkpoints.load_latest({"model": model, "ema": ema.module}, {"adamw": optimizer})
+    start_step, extra = resumed if resumed is not None else (0, {"wall_s": 0.0})
+    started = time.perf_counter() - extra["wall_s"]
+    timesteps_total = config.model.schedule.num_train_timesteps
+
+    with TrainLogger(run_dir, dist, config.steps, start_step=start_step) as logger:
+        logger.info(
+            f"phase {config.phase}: {sum(p.numel() for p in trainable) / 1e6:.2f} M trainable parameters, "
+            f"{clips} clips, start at step {start_step}"
+        )
+        model.train()
+        for step in range(start_step + 1, config.steps + 1):
+            # Randomness from (seed, rank, step): a resumed run continues exactly as an unbroken one.
+            generator = torch.Generator().manual_seed(config.seed * 1_000_003 + dist.rank * 7919 + step)
+            index = torch.randint(0, clips, (config.batch_size,), generator=generator)
+            latents = data["latents"][index].float()
+            text = data["text_states"][data["instruction_index"][index]].float()
+            drop = torch.rand(config.batch_size, generator=generator) < config.text_dropout
+            text[drop] = data["null_text_states"].float()
+            masks = data["masks"][index] if config.phase == 2 else None
+            noise = torch.randn(latents.shape, generator=generator)
+            timesteps = torch.randint(0, timesteps_total, (config.batch_size,), generator=generator)
+            to = dist.device
+            loss = loss_module(
+                latents.to(to),
+                text.to(to),
+                None if masks is None else masks.to(to),
+                noise.to(to),
+                timesteps.to(to),
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
+            optimizer.step()
+            ema.update(model)
+            if step % config.log_every == 0 or step == config.steps:
+                scalars = {"loss": float(all_reduce_mean(loss, dist)), "grad_norm": float(grad_norm)}
+                logger.log(step, scalars, samples=config.batch_size * dist.world_size)
+            if step % config.checkpoint_every == 0 or step == config.steps:
+                checkpoints.save(
+                    step,
+                    {"model": model, "ema": ema.module},
+                    {"adamw": optimizer},
+                    {"wall_s": time.perf_counter() - started},
+                )
+
+        if dist.is_main:
+            metadata = {
+                "stage": f"video_diffusion phase {config.phase}",
+                "steps": config.steps,
+                "train_wall_s": round(time.perf_counter() - started, 1),
+                "clips": clips,
+                "data_root": config.data_root,
+                "vae": weights_id(vae_dir),
+                "init_from": config.init_from,
+                "command": f"python training/train.py --config {config_path}",
+            }
+            for target in [run_dir / "final", *([Path(config.export_to)] if config.export_to else [])]:
+                save_weights(
+                    target,
+                    kind=VIDEO_UNET_KIND,
+                    config=config.model,
+                    state_dict=ema.module.state_dict(),
+                    metadata=metadata,
+                )
+                logger.info(f"saved the EMA weights to {target}")
+    cleanup_distributed()
