@@ -7,16 +7,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from egoexo_ros.images import to_rgb8
 from egoexo_ros.problems import Problem, seconds
 
 
 @dataclass(frozen=True)
 class StampedFrame:
-    """One camera frame: stamp in nanoseconds, RGB uint8 (H,W,3) as the camera published it, its frame_id."""
+    """One camera frame as published: stamp in nanoseconds, pixels in `encoding` (a colour or mono
+    encoding, see egoexo_ros.images), the camera's frame_id. Converted to RGB only when used."""
 
     stamp_ns: int
     image: np.ndarray
     frame_id: str = ""
+    encoding: str = "rgb8"
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width)."""
+        return self.image.shape[0], self.image.shape[1]
+
+    def rgb(self) -> np.ndarray:
+        """uint8 RGB (H,W,3)."""
+        return to_rgb8(self.image, self.encoding)
 
 
 class FrameBuffer:

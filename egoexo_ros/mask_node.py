@@ -21,7 +21,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from egoexo_ros.frame_buffer import StampedFrame
-from egoexo_ros.images import ImageConversionError, array_to_image, image_to_rgb8
+from egoexo_ros.images import ImageConversionError, array_to_image, camera_pixels
 from egoexo_ros.msg import HOIMasks
 from egoexo_ros.node_base import PipelineNode
 from egoexo_ros.node_support import qos_profile, reliable_qos, to_ns, to_time
@@ -123,7 +123,9 @@ class MaskNode(PipelineNode):
 
     def _frame(self, msg: Image, view: str) -> StampedFrame | None:
         try:
-            return StampedFrame(to_ns(msg.header.stamp), image_to_rgb8(msg), msg.header.frame_id)
+            return StampedFrame(
+                to_ns(msg.header.stamp), camera_pixels(msg), msg.header.frame_id, msg.encoding
+            )
         except ImageConversionError as error:
             self.health.counters.add("frames_rejected")
             self.report_problem(Problem(f"{view}_{error.kind}", f"{view} image dropped: {error}"))
@@ -178,11 +180,11 @@ class MaskNode(PipelineNode):
         pipeline, window, index = self.pipeline, ready.window, ready.index
         size = (pipeline.height, pipeline.width)
         if index == 0:
-            self._mask_windows[window.window_id] = pipeline.start_window(resize_rgb(window.ego.image, size))
+            self._mask_windows[window.window_id] = pipeline.start_window(resize_rgb(window.ego.rgb(), size))
         mask_window = self._mask_windows.get(window.window_id)
         if mask_window is None:  # its window was dropped while this frame waited
             return
-        result = pipeline.mask_step(mask_window, resize_rgb(window.exo[index].image, size), None)
+        result = pipeline.mask_step(mask_window, resize_rgb(window.exo[index].rgb(), size), None)
         self._publish_masks(ready, result)
         self.health.counters.add("mask_steps")
         self.health.set_latency(result.latency_s)
@@ -209,7 +211,7 @@ class MaskNode(PipelineNode):
         self._masks_pub.publish(message)
         mask_image = result.ego_mask
         if self.common.publish_resolution == "ego_camera":
-            mask_image = resize_labels(mask_image, window.ego.image.shape[:2])
+            mask_image = resize_labels(mask_image, window.ego.size)
         self._mask_image_pub.publish(array_to_image(mask_image, "mono8", stamp=stamp, frame_id=ego_frame_id))
 
 

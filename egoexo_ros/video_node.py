@@ -21,7 +21,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from egoexo_ros.frame_buffer import StampedFrame
-from egoexo_ros.images import ImageConversionError, array_to_image, image_to_array, image_to_rgb8
+from egoexo_ros.images import ImageConversionError, array_to_image, camera_pixels, image_to_array
 from egoexo_ros.msg import HOIMasks, PredictedVideo
 from egoexo_ros.node_base import PipelineNode
 from egoexo_ros.node_support import qos_profile, reliable_qos, to_ns, to_time
@@ -127,7 +127,9 @@ class VideoNode(PipelineNode):
     def _on_ego(self, msg: Image) -> None:
         self.health.rates["ego"].tick(time.monotonic())
         try:
-            frame = StampedFrame(to_ns(msg.header.stamp), image_to_rgb8(msg), msg.header.frame_id)
+            frame = StampedFrame(
+                to_ns(msg.header.stamp), camera_pixels(msg), msg.header.frame_id, msg.encoding
+            )
         except ImageConversionError as error:
             self.health.counters.add("frames_rejected")
             self.report_problem(Problem(f"ego_{error.kind}", f"ego image dropped: {error}"))
@@ -179,7 +181,7 @@ class VideoNode(PipelineNode):
             raise ValueError(f"window has {window.masks.shape[0]} masks, the model needs {self._num_frames}")
         masks = np.stack([resize_labels(m, size) for m in window.masks])
         result = pipeline.generate(
-            resize_rgb(window.ego.image, size), window.instruction, masks, seed=self.common.pipeline.seed
+            resize_rgb(window.ego.rgb(), size), window.instruction, masks, seed=self.common.pipeline.seed
         )
         latency = time.monotonic() - completed_at
         self._publish_video(window, masks, result, latency)
@@ -194,7 +196,7 @@ class VideoNode(PipelineNode):
         stamps_ns = [window.ego.stamp_ns, *window.exo_stamps_ns[1:]]
         frames = result.frames
         if common.publish_resolution == "ego_camera":
-            camera = window.ego.image.shape[:2]
+            camera = window.ego.size
             frames = np.stack([resize_rgb(f, camera) for f in frames])
             masks = np.stack([resize_labels(m, camera) for m in masks])
         span_s = (window.exo_stamps_ns[-1] - window.exo_stamps_ns[0]) / 1e9
