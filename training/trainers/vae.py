@@ -111,7 +111,7 @@ class VAELoss(torch.nn.Module):
 
 
 @torch.no_grad()
-def latent_scaling_factor(vae: FrameVAE, batches, count: int = 8) -> float:
+def latent_scaling_factor(vae: FrameVAE, batches, count: int = 4) -> float:
     """1 / std of the posterior means over `count` training batches (so latents have unit variance)."""
     latents = [
         vae.autoencoder.encode(next(batches)[0].to(_device(vae)), return_dict=False)[0].mean

@@ -145,7 +145,7 @@ def build_latent_cache(config: VideoDiffusionTrainConfig, path: Path, device: to
     save_tensors_atomic(
         path,
         {
-            "latents": torch.stack(latents),
+            "latents": torch.stack(latents).contiguous(),
             "masks": torch.stack(masks),
             "instruction_index": torch.tensor(instruction_index),
             "text_states": states,

@@ -1,0 +1,105 @@
+"""The VAE and the two video-diffusion phases train, checkpoint, resume and export (tiny, on the sample clips)."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from egoexo_models.diffusion.model import load_video_diffusion
+from egoexo_models.diffusion.tiny import tiny_diffusion_config, tiny_vae_config, write_tiny_text_encoder
+from egoexo_models.diffusion.vae import load_vae
+from egoexo_models.weights import config_to_dict, read_weights_config
+from training.train import main as train_main
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "train"
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not SAMPLES.is_dir(), reason="needs the sample clips under samples/train"),
+]
+
+
+def write_config(path: Path, config: dict) -> Path:
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """VAE (3 steps), phase 1 (3 steps), phase 2 (2 steps), tiny models."""
+    root = tmp_path_factory.mktemp("train")
+    text_dir = write_tiny_text_encoder(root / "text")
+    vae_yaml = write_config(
+        root / "vae.yaml",
+        {
+            "stage": "vae",
+            "data_root": str(SAMPLES),
+            "run_dir": str(root / "vae"),
+            "model": config_to_dict(tiny_vae_config()),
+            "steps": 3,
+            "batch_clips": 2,
+            "frames_per_clip": 2,
+            "crop_size": 32,
+            "checkpoint_every": 2,
+            "log_every": 1,
+            "num_workers": 0,
+            "device": "cpu",
+        },
+    )
+    assert train_main(["--config", str(vae_yaml)]) == 0
+    model = config_to_dict(tiny_diffusion_config(text_path=str(text_dir), num_frames=4, size=16))
+    common = {
+        "stage": "video_diffusion",
+        "data_root": str(SAMPLES),
+        "model": model,
+        "vae_weights": str(root / "vae" / "final"),
+        "cache_dir": str(root / "cache"),
+        "batch_size": 2,
+        "checkpoint_every": 2,
+        "log_every": 1,
+        "device": "cpu",
+    }
+    phase1 = write_config(root / "p1.yaml", {**common, "phase": 1, "run_dir": str(root / "p1"), "steps": 3})
+    assert train_main(["--config", str(phase1)]) == 0
+    phase2 = write_config(
+        root / "p2.yaml",
+        {
+            **common,
+            "phase": 2,
+            "run_dir": str(root / "p2"),
+            "steps": 2,
+            "init_from": str(root / "p1" / "final"),
+        },
+    )
+    assert train_main(["--config", str(phase2)]) == 0
+    return root
+
+
+def test_vae_training_exports_weights_with_a_measured_latent_scale(trained):
+    vae = load_vae(trained / "vae" / "final")
+    assert vae.config.scaling_factor != 1.0
+    assert read_weights_config(trained / "vae" / "final")["metadata"]["steps"] == 3
+
+
+def test_phase2_keeps_the_phase1_unet_and_trains_only_psi_and_projections(trained):
+    phase1 = load_video_diffusion(trained / "p1" / "final")
+    phase2 = load_video_diffusion(trained / "p2" / "final")
+    p1, p2 = phase1.state_dict(), phase2.state_dict()
+    changed = {key for key in p1 if not p1[key].equal(p2[key])}
+    assert changed, "phase 2 changed nothing"
+    assert all(key.startswith("mask_encoder.") or ".mask_proj." in key for key in changed)
+
+
+def test_a_finished_run_resumes_from_its_last_checkpoint_without_retraining(trained, capsys):
+    checkpoints = sorted((trained / "p1" / "checkpoints").iterdir())
+    assert checkpoints[-1].name == "step_000000003.safetensors"
+    assert train_main(["--config", str(trained / "p1.yaml")]) == 0  # resumes at step 3 of 3: no steps left
+    assert "start at step 3" in capsys.readouterr().err
+
+
+def test_phase2_without_phase1_weights_is_a_config_error(tmp_path, capsys):
+    config = write_config(
+        tmp_path / "bad.yaml",
+        {"stage": "video_diffusion", "phase": 2, "data_root": str(SAMPLES), "run_dir": str(tmp_path / "run")},
+    )
+    assert train_main(["--config", str(config)]) == 2
+    assert "phase 2 needs init_from" in capsys.readouterr().err
