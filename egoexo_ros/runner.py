@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import rclpy
+from rclpy.context import Context
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.signals import SignalHandlerOptions
@@ -38,19 +39,19 @@ class RunningNodes:
         node_classes: Sequence[type[PipelineNode]],
         *,
         loader: Callable[[Any], Any] = load_pipeline,
-        node_kwargs: dict[str, Any] | None = None,
+        context: Context | None = None,
     ) -> None:
         self._classes = node_classes
         self._shared = SharedPipeline(loader)
-        self._node_kwargs = node_kwargs or {}
+        self._context = context
         self.nodes: list[PipelineNode] = []
         self._executor: MultiThreadedExecutor | None = None
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> RunningNodes:
         try:
-            self.nodes = [cls(shared_pipeline=self._shared, **self._node_kwargs) for cls in self._classes]
-            self._executor = MultiThreadedExecutor()
+            self.nodes = [cls(shared_pipeline=self._shared, context=self._context) for cls in self._classes]
+            self._executor = MultiThreadedExecutor(context=self._context)
             for node in self.nodes:
                 self._executor.add_node(node)
             self._thread = threading.Thread(target=self._executor.spin, name="egoexo-executor", daemon=True)
