@@ -16,7 +16,7 @@ log = logging.getLogger("egoexo.data")
 class SkipReportingLoader:
     """Iterates a DataLoader's batches; counts the bad clips the dataset skipped and reports them per pass.
 
-    `skipped` is the number of skips seen so far over all passes; `bad_clips` their names.
+    `skipped` counts the reads of bad clips replaced so far over all passes; `bad_clips` names the clips.
     """
 
     def __init__(self, loader: DataLoader, sampler) -> None:
@@ -44,9 +44,10 @@ class SkipReportingLoader:
         self.epoch += 1
         if skipped_this_pass:
             log.warning(
-                "pass %d: skipped %d bad clip read(s); bad clips so far: %s",
+                "pass %d: skipped %d read(s) of bad clips; %d bad clip(s) so far: %s",
                 self.epoch,
                 skipped_this_pass,
+                len(self.bad_clips),
                 ", ".join(sorted(self.bad_clips)),
             )
 
