@@ -76,7 +76,8 @@ class RedDetector(nn.Module):
 
 def export_onnx(module: nn.Module, path: Path, size: int = 32) -> Path:
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice; fine for a 1x1 conv
+        # the legacy exporter (deprecated, but fast): these test graphs have static shapes
+        warnings.simplefilter("ignore")
         torch.onnx.export(
             module.eval(),
             (torch.zeros(1, 3, size, size),),
@@ -88,12 +89,17 @@ def export_onnx(module: nn.Module, path: Path, size: int = 32) -> Path:
     return path
 
 
-def export_torchscript(module: nn.Module, path: Path) -> Path:
+def export_torchscript(module: nn.Module, path: Path, *, trace_size: int | None = None) -> Path:
+    """Script `module`, or trace it on a (1,3,S,S) input when trace_size is given (for unscriptable code)."""
+    module = module.eval()
     with warnings.catch_warnings():
-        warnings.simplefilter(
-            "ignore"
-        )  # torch.jit's deprecation notice; TorchScript files are what users have
-        torch.jit.save(torch.jit.script(module.eval()), str(path))
+        # torch.jit's deprecation notice: TorchScript files are still what users have
+        warnings.simplefilter("ignore")
+        if trace_size is None:
+            scripted = torch.jit.script(module)
+        else:
+            scripted = torch.jit.trace(module, torch.zeros(1, 3, trace_size, trace_size))
+        torch.jit.save(scripted, str(path))
     return path
 
 

@@ -220,9 +220,8 @@ def _torchscript_runner(path: Path, device: str):
 
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter(
-                "ignore", DeprecationWarning
-            )  # torch.jit is deprecated; users still export to it
+            # torch.jit is deprecated, but TorchScript files are what many users have
+            warnings.simplefilter("ignore", DeprecationWarning)
             module = torch.jit.load(str(path), map_location=device).eval()
     except (RuntimeError, ValueError) as error:
         raise PrompterError(f"{path}: not a loadable TorchScript model ({error})") from None
