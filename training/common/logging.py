@@ -48,7 +48,8 @@ class TrainLogger:
 
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._writer = SummaryWriter(log_dir=str(self.run_dir / "tensorboard"))
-        self._metrics = open(self.run_dir / "metrics.jsonl", "a")  # noqa: SIM115 (closed in close())
+        # line-buffered, so a running job's metrics can be followed with tail -f
+        self._metrics = open(self.run_dir / "metrics.jsonl", "a", buffering=1)  # noqa: SIM115 (closed in close())
         self._bar = tqdm(
             total=total_steps,
             initial=start_step,
