@@ -14,11 +14,11 @@ TINY = dict(
     stem_width=8,
     encoder_widths=(8, 8, 16),
     encoder_blocks=(1, 1, 1),
-    mask_encoder_widths=(8, 8, 16),
-    mask_encoder_blocks=(1, 1, 1),
+    mask_encoder_widths=(8, 8),
+    mask_encoder_blocks=(1, 1),
     key_dim=8,
     value_dim=16,
-    decoder_widths=(16, 8, 8),
+    decoder_widths=(16, 8),
 )
 
 
@@ -52,7 +52,7 @@ def test_whole_clip_forward_equals_the_step_graph_frame_by_frame_with_ring_evict
     model = tiny_model(memory_ring=2, query=query)
     exo, masks, ego = random_clip(frames=6)
     with torch.no_grad():
-        whole = model.forward_clip(exo, masks, ego)
+        whole = model(exo, masks, ego)
         step = MaskPredictorStep(model)
         memory = model.empty_memory(1)
         stepped = []
@@ -90,7 +90,7 @@ def test_the_exo_mask_of_the_current_frame_changes_that_frames_prediction():
     other = masks.clone()
     other[:, 1] = (other[:, 1] + 1) % 3
     with torch.no_grad():
-        a, b = model.forward_clip(exo, masks, ego), model.forward_clip(exo, other, ego)
+        a, b = model(exo, masks, ego), model(exo, other, ego)
     assert torch.equal(a[:, 0], b[:, 0])
     assert not torch.equal(a[:, 1], b[:, 1])
 
@@ -101,8 +101,8 @@ def test_alpha_mixes_the_ego_query_branch_and_zero_ignores_it():
     visible = ego.clone()
     visible[:, 1:] = torch.rand_like(visible[:, 1:])
     with torch.no_grad():
-        exo_only = model.forward_clip(exo, masks, visible, alpha=0.0)
-        mixed = model.forward_clip(exo, masks, visible, alpha=0.5)
+        exo_only = model(exo, masks, visible, alpha=0.0)
+        mixed = model(exo, masks, visible, alpha=0.5)
     assert not torch.equal(exo_only, mixed)
     # With α = 0 the ego frame still reaches the decoder (multi-scale ego features), but not the query.
     assert model.config.inference_alpha == 0.0
@@ -112,7 +112,7 @@ def test_alpha_mixes_the_ego_query_branch_and_zero_ignores_it():
 def test_a_training_step_backpropagates_through_every_part():
     model = tiny_model().train()
     exo, masks, ego = random_clip(frames=3, batch=2)
-    model.forward_clip(exo, masks, ego, alpha=0.5).logsumexp(dim=2).mean().backward()
+    model(exo, masks, ego, alpha=0.5).logsumexp(dim=2).mean().backward()
     without_grad = [
         name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0
     ]
@@ -131,7 +131,7 @@ def test_the_memory_state_is_never_modified_by_writing():
     "field, value, message",
     [
         ("image_size", (30, 32), "multiple of 16"),
-        ("encoder_widths", (8, 8), "3 entries"),
+        ("encoder_widths", (8, 8), "encoder_widths needs 3 entries"),
         ("query", "sideways", "query must be one of"),
         ("memory_ring", 0, "memory_ring must be a positive int"),
     ],

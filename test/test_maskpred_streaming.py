@@ -12,11 +12,11 @@ TINY = MaskPredictorConfig(
     stem_width=8,
     encoder_widths=(8, 8, 16),
     encoder_blocks=(1, 1, 1),
-    mask_encoder_widths=(8, 8, 16),
-    mask_encoder_blocks=(1, 1, 1),
+    mask_encoder_widths=(8, 8),
+    mask_encoder_blocks=(1, 1),
     key_dim=8,
     value_dim=16,
-    decoder_widths=(16, 8, 8),
+    decoder_widths=(16, 8),
     memory_ring=3,
 )
 
@@ -50,7 +50,7 @@ def test_streaming_steps_reproduce_the_whole_clip_forward(predictor):
     ego = np.zeros((1, 6, 3, 32, 32), np.float32)
     ego[0, 0] = ego_first.transpose(2, 0, 1) / 255.0
     with torch.no_grad():
-        whole = model.forward_clip(
+        whole = model(
             torch.from_numpy(exo.transpose(0, 3, 1, 2)[None] / np.float32(255.0)),
             torch.from_numpy(masks[None].astype(np.int64)),
             torch.from_numpy(ego),

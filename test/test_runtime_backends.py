@@ -22,11 +22,11 @@ TINY = MaskPredictorConfig(
     stem_width=8,
     encoder_widths=(8, 8, 16),
     encoder_blocks=(1, 1, 1),
-    mask_encoder_widths=(8, 8, 16),
-    mask_encoder_blocks=(1, 1, 1),
+    mask_encoder_widths=(8, 8),
+    mask_encoder_blocks=(1, 1),
     key_dim=8,
     value_dim=16,
-    decoder_widths=(16, 8, 8),
+    decoder_widths=(16, 8),
     memory_ring=2,
 )
 

@@ -3,14 +3,16 @@
 Notation follows the paper: x̄ / ḡ are exo / ego image features from the shared ResNet Φenc,
 m̄ˣ / m̄̂ᵍ exo / predicted-ego mask features CBAM(feature, Φmask([frame, mask])), and the memory
 holds keys Wk·feature and values Wv·m̄ of past frames. The model keeps no state: the memory is
-passed in and out as tensors, by `forward_clip` (training, whole clips) and by the exported step
+passed in and out as tensors, by `forward` (training, whole clips) and by the exported step
 graph (egoexo_models.maskpred.step) that the streaming runner drives frame by frame.
 
 Deliberate choices where the paper is silent:
 - The current exo frame's own entry (x̄ₙ, m̄ˣₙ) is in the memory read at step n, so the exo mask
   given with frame n is used for frame n, and the first step (empty history) has a memory.
-- The exo-query read-out 𝒵 lies on the exo image grid; a learned linear map over grid positions
-  (identity at initialisation) carries it to the ego grid before the decoder fuses it with ego features.
+- The exo-query read-out 𝒵 lies on the exo image grid, while the decoder works on the ego grid; a
+  second attention (ViewTransfer), from the first ego frame's positions to the current exo frame's,
+  carries 𝒵 onto the ego grid. The first frame's keys are always in the memory (slot 0), so this
+  needs no extra state.
 - The predicted ego mask enters the memory as softmax probabilities (hand, object), identically in
   training and inference.
 """
@@ -80,36 +82,51 @@ class MemoryAttention(nn.Module):
         return readout.transpose(1, 2).unflatten(2, (height, width))
 
 
-class GridRemap(nn.Module):
-    """A learned linear map between the positions of two (h, w) grids: exo grid -> ego grid."""
+class ViewTransfer(nn.Module):
+    """Carries a read-out from the exo grid to the ego grid, by attention from the positions of the first
+    (observed) ego frame to those of the current exo frame, compared through their memory keys."""
 
-    def __init__(self, positions: int) -> None:
+    def __init__(self, key_dim: int) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.eye(positions))
+        self.query = nn.Linear(key_dim, key_dim)
+        self.key = nn.Linear(key_dim, key_dim)
+        self.scale = 1.0 / math.sqrt(key_dim)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.matmul(x.flatten(2), self.weight).view_as(x)
+    def forward(
+        self, readout: torch.Tensor, ego_anchor_keys: torch.Tensor, exo_keys: torch.Tensor
+    ) -> torch.Tensor:
+        """readout (B,C,h,w) on the exo grid, keys (B,P,Dk) -> (B,C,h,w) on the ego grid."""
+        scores = torch.matmul(self.query(ego_anchor_keys), self.key(exo_keys).transpose(1, 2)) * self.scale
+        moved = torch.matmul(torch.softmax(scores, dim=-1), readout.flatten(2).transpose(1, 2))
+        return moved.transpose(1, 2).reshape(readout.shape)
 
 
 class MaskDecoder(nn.Module):
-    """Φdec(𝒵'', ḡ⁴, ḡ⁸, ḡ¹⁶): UNet-like upsampling blocks fusing multi-scale ego features -> 3-class logits."""
+    """Φdec(𝒵'', ḡ⁴, ḡ⁸, ḡ¹⁶): UNet-like blocks fusing the stride-8 read-out with multi-scale ego features.
+
+    Block 1 (stride 8) fuses 𝒵'', ḡ⁸ and the upsampled ḡ¹⁶; block 2 upsamples and fuses ḡ⁴; the head's
+    stride-4 logits are upsampled bilinearly to the input size.
+    """
 
     def __init__(
         self, memory_channels: int, feature_widths: tuple[int, ...], widths: tuple[int, ...]
     ) -> None:
         super().__init__()
         self.bottom = nn.Sequential(
-            ConvNormAct(memory_channels + feature_widths[2], widths[0]), ConvNormAct(widths[0], widths[0])
+            ConvNormAct(memory_channels + feature_widths[1] + feature_widths[2], widths[0]),
+            ConvNormAct(widths[0], widths[0]),
         )
-        self.up8 = UpBlock(widths[0], feature_widths[1], widths[1])
-        self.up4 = UpBlock(widths[1], feature_widths[0], widths[2])
-        self.head = nn.Conv2d(widths[2], NUM_LABELS, 1)
+        self.up4 = UpBlock(widths[0], feature_widths[0], widths[1])
+        self.head = nn.Conv2d(widths[1], NUM_LABELS, 1)
 
     def forward(
         self, memory_readout: torch.Tensor, ego_features: list[torch.Tensor], size: tuple[int, int]
     ) -> torch.Tensor:
-        x = self.bottom(torch.cat([memory_readout, ego_features[2]], dim=1))
-        x = self.up4(self.up8(x, ego_features[1]), ego_features[0])
+        coarse = F.interpolate(
+            ego_features[2], size=memory_readout.shape[-2:], mode="bilinear", align_corners=False
+        )
+        x = self.bottom(torch.cat([memory_readout, ego_features[1], coarse], dim=1))
+        x = self.up4(x, ego_features[0])
         return F.interpolate(self.head(x), size=size, mode="bilinear", align_corners=False)
 
 
@@ -130,10 +147,9 @@ class MaskPredictor(nn.Module):
         self.mask_encoder = ResNetEncoder(  # Φmask over [frame, hand, object]
             5, config.stem_width, config.mask_encoder_widths, config.mask_encoder_blocks
         )
-        self.mask_fuser = CBAM(widths[2], config.mask_encoder_widths[2], config.value_dim)
-        self.attention = MemoryAttention(widths[2], config.value_dim, config.key_dim, config.value_dim)
-        grid_h, grid_w = config.grid
-        self.exo_to_ego = GridRemap(grid_h * grid_w)
+        self.mask_fuser = CBAM(widths[1], config.mask_encoder_widths[1], config.value_dim)
+        self.attention = MemoryAttention(widths[1], config.value_dim, config.key_dim, config.value_dim)
+        self.view_transfer = ViewTransfer(config.key_dim)
         self.decoder = MaskDecoder(config.value_dim, widths, config.decoder_widths)
 
     # -- pieces shared by the whole-clip forward and the exported step graph -----------------------
@@ -143,11 +159,11 @@ class MaskPredictor(nn.Module):
         return self.encoder(self.normalize(images))
 
     def encode_mask_values(
-        self, images: torch.Tensor, features16: torch.Tensor, hand_object: torch.Tensor
+        self, images: torch.Tensor, features8: torch.Tensor, hand_object: torch.Tensor
     ) -> torch.Tensor:
         """Memory values Wv·CBAM(feature, Φmask([frame, mask])): (B,3,H,W), (B,C,h,w), (B,2,H,W) -> (B,P,Dv)."""
-        mask_features = self.mask_encoder(torch.cat([self.normalize(images), hand_object], dim=1))[2]
-        return self.attention.values_of(self.mask_fuser(features16, mask_features))
+        mask_features = self.mask_encoder(torch.cat([self.normalize(images), hand_object], dim=1))[-1]
+        return self.attention.values_of(self.mask_fuser(features8, mask_features))
 
     def empty_memory(
         self, batch: int, device: torch.device | str = "cpu"
@@ -160,17 +176,19 @@ class MaskPredictor(nn.Module):
 
     def predict_from_features(
         self,
-        exo_features16: torch.Tensor,
+        exo_features8: torch.Tensor,
         exo_key: torch.Tensor,
         exo_value: torch.Tensor,
         ego_features: list[torch.Tensor],
+        ego_anchor_keys: torch.Tensor,
         memory: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
         alpha: float,
     ) -> torch.Tensor:
         """One auto-regressive step: read the memory (plus the current exo entry), decode ego logits (B,3,H,W).
 
         𝒵'' = α𝒵' + (1-α)𝒵 with 𝒵 from the exo query x̄ₙ and 𝒵' from the ego query ḡₙ (α is a Python
-        float, so a branch with weight 0 is not computed).
+        float, so a branch with weight 0 is not computed). 𝒵 lies on the exo grid and is carried to the ego
+        grid by ViewTransfer, using `ego_anchor_keys` (B,P,Dk), the memory keys of the first ego frame.
         """
         memory_keys, memory_values, memory_valid = memory
         batch, slots, views, positions = memory_keys.shape[:4]
@@ -183,14 +201,15 @@ class MaskPredictor(nn.Module):
         )
         readout = 0.0
         if alpha < 1.0:
-            readout = (1.0 - alpha) * self.exo_to_ego(self.attention.read(exo_features16, keys, values, bias))
+            exo_readout = self.attention.read(exo_features8, keys, values, bias)
+            readout = (1.0 - alpha) * self.view_transfer(exo_readout, ego_anchor_keys, exo_key)
         if alpha > 0.0:
-            readout = readout + alpha * self.attention.read(ego_features[2], keys, values, bias)
+            readout = readout + alpha * self.attention.read(ego_features[1], keys, values, bias)
         return self.decoder(readout, ego_features, self.config.image_size)
 
     # -- whole clips (training and evaluation) ------------------------------------------------------
 
-    def forward_clip(
+    def forward(
         self, exo: torch.Tensor, exo_masks: torch.Tensor, ego: torch.Tensor, alpha: float | None = None
     ) -> torch.Tensor:
         """Predict the ego logits of whole clips, frame by frame through the fixed-capacity memory.
@@ -209,19 +228,19 @@ class MaskPredictor(nn.Module):
         features = self.encode_images(torch.cat([exo.flatten(0, 1), ego.flatten(0, 1)]))
         exo_features = [f[: batch * frames].unflatten(0, (batch, frames)) for f in features]
         ego_features = [f[batch * frames :].unflatten(0, (batch, frames)) for f in features]
-        exo_keys = self.attention.keys_of(exo_features[2].flatten(0, 1)).unflatten(0, (batch, frames))
-        ego_keys = self.attention.keys_of(ego_features[2].flatten(0, 1)).unflatten(0, (batch, frames))
+        exo_keys = self.attention.keys_of(exo_features[1].flatten(0, 1)).unflatten(0, (batch, frames))
+        ego_keys = self.attention.keys_of(ego_features[1].flatten(0, 1)).unflatten(0, (batch, frames))
         exo_values = self.encode_mask_values(
-            exo.flatten(0, 1), exo_features[2].flatten(0, 1), hand_object_channels(exo_masks.flatten(0, 1))
+            exo.flatten(0, 1), exo_features[1].flatten(0, 1), hand_object_channels(exo_masks.flatten(0, 1))
         ).unflatten(0, (batch, frames))
         memory = self.empty_memory(batch, exo.device)
         logits = []
         for n in range(frames):
             ego_n = [f[:, n] for f in ego_features]
             step_logits = self.predict_from_features(
-                exo_features[2][:, n], exo_keys[:, n], exo_values[:, n], ego_n, memory, alpha
+                exo_features[1][:, n], exo_keys[:, n], exo_values[:, n], ego_n, ego_keys[:, 0], memory, alpha
             )
-            ego_value = self.encode_mask_values(ego[:, n], ego_n[2], torch.softmax(step_logits, dim=1)[:, 1:])
+            ego_value = self.encode_mask_values(ego[:, n], ego_n[1], torch.softmax(step_logits, dim=1)[:, 1:])
             memory = write_memory(
                 memory,
                 memory_slot(n, self.config.memory_ring),

@@ -38,20 +38,24 @@ class MaskPredictorStep(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         model = self.model
         features = model.encode_images(torch.cat([exo_image, ego_image]))
-        exo_features16 = features[2][:1]
+        exo_features8 = features[1][:1]
         ego_features = [f[1:] for f in features]
-        exo_key = model.attention.keys_of(exo_features16)
-        exo_value = model.encode_mask_values(exo_image, exo_features16, exo_mask)
+        exo_key = model.attention.keys_of(exo_features8)
+        exo_value = model.encode_mask_values(exo_image, exo_features8, exo_mask)
+        ego_key = model.attention.keys_of(ego_features[1])
+        # The first ego frame's keys: this frame's at step 0 (slot 0 still empty), then slot 0's.
+        first_frame_stored = memory_valid[:, :1, None] > 0.5
+        ego_anchor_keys = torch.where(first_frame_stored, memory_keys[:, 0, 1], ego_key)
         logits = model.predict_from_features(
-            exo_features16,
+            exo_features8,
             exo_key,
             exo_value,
             ego_features,
+            ego_anchor_keys,
             (memory_keys, memory_values, memory_valid),
             model.config.inference_alpha,
         )
-        ego_key = model.attention.keys_of(ego_features[2])
-        ego_value = model.encode_mask_values(ego_image, ego_features[2], torch.softmax(logits, dim=1)[:, 1:])
+        ego_value = model.encode_mask_values(ego_image, ego_features[1], torch.softmax(logits, dim=1)[:, 1:])
         return logits, exo_key, exo_value, ego_key, ego_value
 
     def example_inputs(self) -> dict[str, torch.Tensor]:

@@ -1,0 +1,250 @@
+"""Train Φseg, the cross-view HOI mask predictor (paper §2.2, §3 "Training stage").
+
+    python training/train.py --config config/train/maskpred.yaml [key=value ...]
+    torchrun --nproc_per_node 2 training/train.py --config config/train/maskpred.yaml
+
+Reads top to bottom: config, processes, data, model, optimizer, resume, loop, export. The loss is
+BCE + Dice on every frame. Two schedules follow the paper: α, the weight of the ego-query read-out
+𝒵', anneals linearly from 1 to 0 (query "both"; 0 throughout for "exo", 1 for "ego"), and ego frames
+are hidden progressively: each clip keeps a visible prefix of 1..V ego frames (the rest are zero
+images), V shrinking from all frames to 1, the inference condition. A checkpoint is written every
+`checkpoint_every` steps and a killed run resumes from the newest one. The final weights (the EMA
+of the model) go to RUN_DIR/weights with egoexo_models.weights.save_weights.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+
+from egoexo_models.maskpred.config import MaskPredictorConfig
+from egoexo_models.maskpred.losses import bce_dice_loss
+from egoexo_models.maskpred.model import MaskPredictor
+from egoexo_models.metrics.masks import region_similarity
+from egoexo_models.weights import save_weights
+from training.common import (
+    EMA,
+    CheckpointManager,
+    TrainLogger,
+    all_reduce_mean,
+    barrier,
+    cleanup_distributed,
+    config_from_dict,
+    init_distributed,
+    save_config,
+    seed_everything,
+    wrap_ddp,
+)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    train: Path
+    val: Path
+    num_frames: int = 16
+    augment: bool = True
+    workers: int = 1
+    val_clips: int = 48
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    steps: int = 3000
+    batch_size: int = 8
+    lr: float = 1e-3
+    grad_clip: float = 1.0
+    ema_decay: float = 0.995
+    dice_weight: float = 1.0
+    alpha_anneal_steps: int = 1500  # α goes 1 -> 0 linearly over these steps (query "both")
+    ego_hide_steps: int = 1500  # the visible ego prefix shrinks from all frames to the first over these
+    checkpoint_every: int = 200
+    log_every: int = 10
+    val_every: int = 500
+    seed: int = 0
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class MaskpredStage:
+    stage: str
+    run_dir: Path
+    data: DataConfig
+    model: MaskPredictorConfig
+    optim: OptimConfig
+
+
+def alpha_at(step: int, optim: OptimConfig, query: str) -> float:
+    """α of the ego-query read-out at `step`."""
+    if query == "exo":
+        return 0.0
+    if query == "ego":
+        return 1.0
+    return max(0.0, 1.0 - step / max(optim.alpha_anneal_steps, 1))
+
+
+def visible_prefix_limit(step: int, optim: OptimConfig, num_frames: int) -> int:
+    """V: the most ego frames a clip may show at `step` (num_frames at the start, 1 at the end)."""
+    progress = min(1.0, step / max(optim.ego_hide_steps, 1))
+    return max(1, round(num_frames - progress * (num_frames - 1)))
+
+
+def hide_ego_frames(ego: torch.Tensor, limit: int, generator: torch.Generator) -> torch.Tensor:
+    """Zero the ego frames (B,T,3,H,W) after a random visible prefix of 1..limit frames per clip."""
+    batch, frames = ego.shape[:2]
+    visible = torch.randint(1, limit + 1, (batch, 1), generator=generator)
+    keep = (torch.arange(frames)[None, :] < visible).float()
+    return ego * keep[:, :, None, None, None].to(ego.device)
+
+
+def batches(loader: DataLoader, sampler, start_epoch: int):
+    """Endless batches; sets the distributed sampler's epoch so every epoch has its own order."""
+    epoch = start_epoch
+    while True:
+        if isinstance(sampler, DistributedSampler):
+            sampler.set_epoch(epoch)
+        yield from loader
+        epoch += 1
+
+
+@torch.no_grad()
+def validate(model: MaskPredictor, clips: list[dict], device: torch.device) -> dict[str, float]:
+    """Mean IoU (hand-or-object) on unobserved frames 1..N-1 at inference (zero later ego frames), and
+    the copy-first-mask baseline's on the same frames."""
+    model.eval()
+    model_iou, copy_iou = [], []
+    for clip in clips:
+        ego = clip["ego"][None].clone()
+        ego[:, 1:] = 0.0
+        logits = model(clip["exo"][None].to(device), clip["exo_masks"][None].to(device), ego.to(device))
+        predicted = logits[0].argmax(1).cpu().numpy() > 0
+        truth = clip["ego_masks"].numpy() > 0
+        for n in range(1, truth.shape[0]):
+            model_iou.append(region_similarity(truth[n], predicted[n]))
+            copy_iou.append(region_similarity(truth[n], truth[0]))
+    return {"val_iou_unobserved": float(np.mean(model_iou)), "val_copy_first_iou": float(np.mean(copy_iou))}
+
+
+def train(raw_config: dict, config_path: Path) -> None:
+    from training.data import ClipDataset
+
+    cfg = config_from_dict(MaskpredStage, raw_config, str(config_path))
+    optim_cfg, model_cfg = cfg.optim, cfg.model
+    dist = init_distributed(optim_cfg.device)
+    seed_everything(optim_cfg.seed + dist.rank)
+    if dist.is_main:
+        cfg.run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg.run_dir / "config.yaml", raw_config)
+
+    # Data: random windows of num_frames from the training clips; the first val clips for validation.
+    size = tuple(model_cfg.image_size)
+    dataset = ClipDataset(
+        cfg.data.train, num_frames=cfg.data.num_frames, size=size, random_start=True, augment=cfg.data.augment
+    )
+    if dist.is_distributed:
+        sampler = DistributedSampler(dataset, dist.world_size, dist.rank, shuffle=True, seed=optim_cfg.seed)
+    else:
+        sampler = RandomSampler(dataset)
+    loader = DataLoader(
+        dataset,
+        batch_size=optim_cfg.batch_size,
+        sampler=sampler,
+        num_workers=cfg.data.workers,
+        drop_last=True,
+        persistent_workers=cfg.data.workers > 0,
+    )
+    val_clips = []
+    if dist.is_main and cfg.data.val_clips > 0:
+        val_set = ClipDataset(cfg.data.val, num_frames=cfg.data.num_frames, size=size)
+        val_clips = [val_set[i] for i in range(min(cfg.data.val_clips, len(val_set)))]
+
+    # Model, optimizer, EMA; resume from the newest checkpoint of the run directory.
+    model = MaskPredictor(model_cfg).to(dist.device)
+    trained = wrap_ddp(model, dist)
+    optimizer = torch.optim.Adam(model.parameters(), lr=optim_cfg.lr)
+    ema = EMA(model, optim_cfg.ema_decay)
+    checkpoints = CheckpointManager(cfg.run_dir, keep=3)
+    resumed = checkpoints.load_latest({"model": model, "ema": ema.module}, {"adam": optimizer})
+    start, extra = resumed if resumed else (0, {})
+    seed_everything(optim_cfg.seed + 1000 * dist.rank + start)  # a resumed run draws new data orders
+    wall_before = float(extra.get("wall_s", 0.0))
+    steps_per_epoch = max(len(loader), 1)
+    data_iter = batches(loader, sampler, start // steps_per_epoch)
+    generator = torch.Generator().manual_seed(optim_cfg.seed * 1_000_003 + dist.rank * 7919 + start)
+    started = time.perf_counter()
+    scores: dict[str, float] = dict(extra.get("scores", {}))
+
+    with TrainLogger(cfg.run_dir, dist, optim_cfg.steps, start_step=start) as log:
+        if resumed:
+            log.info(f"resumed from step {start} ({cfg.run_dir / 'checkpoints'})")
+        for step in range(start, optim_cfg.steps):
+            batch = next(data_iter)
+            alpha = alpha_at(step, optim_cfg, model_cfg.query)
+            limit = visible_prefix_limit(step, optim_cfg, cfg.data.num_frames)
+            exo = batch["exo"].to(dist.device)
+            ego = hide_ego_frames(batch["ego"], limit, generator).to(dist.device)
+            exo_masks, ego_masks = batch["exo_masks"].to(dist.device), batch["ego_masks"].to(dist.device)
+
+            model.train()
+            logits = trained(exo, exo_masks, ego, alpha)
+            loss, parts = bce_dice_loss(logits.flatten(0, 1), ego_masks.flatten(0, 1), optim_cfg.dice_weight)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"loss became {loss.item()} at step {step}; lower optim.lr or check the data"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), optim_cfg.grad_clip)
+            optimizer.step()
+            ema.update(model)
+
+            done = step + 1
+            if done % optim_cfg.log_every == 0 or done == optim_cfg.steps:
+                mean_loss = all_reduce_mean(loss.detach(), dist).item()
+                log.log(
+                    done,
+                    {"loss": mean_loss, **parts, "alpha": alpha, "visible_ego_max": limit},
+                    samples=optim_cfg.batch_size * dist.world_size,
+                )
+            if dist.is_main and val_clips and (done % optim_cfg.val_every == 0 or done == optim_cfg.steps):
+                scores = validate(ema.module, val_clips, dist.device)
+                log.log(done, scores)
+                log.info(f"step {done}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+            if done % optim_cfg.checkpoint_every == 0 or done == optim_cfg.steps:
+                wall = wall_before + time.perf_counter() - started
+                checkpoints.save(
+                    done,
+                    {"model": model, "ema": ema.module},
+                    {"adam": optimizer},
+                    {"wall_s": wall, "scores": scores},
+                )
+
+    barrier(dist)
+    if dist.is_main:
+        wall = wall_before + time.perf_counter() - started
+        save_weights(
+            cfg.run_dir / "weights",
+            kind="maskpred",
+            config=model_cfg,
+            state_dict=ema.module.state_dict(),
+            metadata={
+                "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "",
+                "config_file": str(config_path),
+                "train_data": str(cfg.data.train),
+                "train_clips": len(dataset),
+                "steps": optim_cfg.steps,
+                "batch_size": optim_cfg.batch_size,
+                "processes": dist.world_size,
+                "wall_time_s": round(wall, 1),
+                "val": scores,
+                "ema_decay": optim_cfg.ema_decay,
+            },
+        )
+        print(f"weights written to {cfg.run_dir / 'weights'} ({math.ceil(wall)} s of training)")
+    cleanup_distributed()

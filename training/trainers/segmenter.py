@@ -1,0 +1,209 @@
+"""Train a per-frame HOI segmenter (exo or ego view) on clip label maps.
+
+    python training/train.py --config config/train/exo_segmenter.yaml [key=value ...]
+
+Each batch takes `frames_per_clip` random frames of `batch_size` clips of the chosen view. Loss:
+BCE + Dice (as for Φseg), Adam, EMA of the weights, checkpoints and resume in RUN_DIR, final
+weights in RUN_DIR/weights (kind "exo_segmenter" or "ego_segmenter").
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+
+from egoexo_models.maskpred.config import SegmenterConfig
+from egoexo_models.maskpred.loading import SEGMENTER_KINDS
+from egoexo_models.maskpred.losses import bce_dice_loss
+from egoexo_models.maskpred.segmenter import HOISegmenter
+from egoexo_models.metrics.masks import region_similarity
+from egoexo_models.weights import save_weights
+from training.common import (
+    EMA,
+    CheckpointManager,
+    TrainLogger,
+    all_reduce_mean,
+    barrier,
+    cleanup_distributed,
+    config_from_dict,
+    init_distributed,
+    save_config,
+    seed_everything,
+    wrap_ddp,
+)
+from training.trainers.maskpred import batches
+
+
+@dataclass(frozen=True)
+class SegmenterData:
+    train: Path
+    val: Path
+    num_frames: int = 16
+    augment: bool = True
+    workers: int = 1
+    val_clips: int = 48
+
+
+@dataclass(frozen=True)
+class SegmenterOptim:
+    steps: int = 1500
+    batch_size: int = 8
+    frames_per_clip: int = 4
+    lr: float = 1e-3
+    grad_clip: float = 1.0
+    ema_decay: float = 0.995
+    dice_weight: float = 1.0
+    checkpoint_every: int = 200
+    log_every: int = 10
+    val_every: int = 500
+    seed: int = 0
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class SegmenterStage:
+    stage: str
+    run_dir: Path
+    data: SegmenterData
+    model: SegmenterConfig
+    optim: SegmenterOptim
+
+
+@torch.no_grad()
+def validate(model: HOISegmenter, clips: list[dict], view: str, device: torch.device) -> dict[str, float]:
+    """Mean per-frame IoU of hand, object and hand-or-object over all frames of `clips`."""
+    model.eval()
+    ious: dict[str, list[float]] = {"hand": [], "object": [], "hand_or_object": []}
+    for clip in clips:
+        predicted = model(clip[view].to(device)).argmax(1).cpu().numpy()
+        truth = clip[f"{view}_masks"].numpy()
+        for p, t in zip(predicted, truth, strict=True):
+            ious["hand"].append(region_similarity(t == 1, p == 1))
+            ious["object"].append(region_similarity(t == 2, p == 2))
+            ious["hand_or_object"].append(region_similarity(t > 0, p > 0))
+    return {f"val_iou_{name}": float(np.mean(values)) for name, values in ious.items()}
+
+
+def train(raw_config: dict, config_path: Path) -> None:
+    from training.data import ClipDataset
+
+    cfg = config_from_dict(SegmenterStage, raw_config, str(config_path))
+    optim_cfg, model_cfg = cfg.optim, cfg.model
+    view = model_cfg.view
+    dist = init_distributed(optim_cfg.device)
+    seed_everything(optim_cfg.seed + dist.rank)
+    if dist.is_main:
+        cfg.run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg.run_dir / "config.yaml", raw_config)
+
+    size = tuple(model_cfg.image_size)
+    dataset = ClipDataset(
+        cfg.data.train,
+        num_frames=cfg.data.num_frames,
+        size=size,
+        random_start=True,
+        augment=cfg.data.augment,
+        views=(view,),
+    )
+    if dist.is_distributed:
+        sampler = DistributedSampler(dataset, dist.world_size, dist.rank, shuffle=True, seed=optim_cfg.seed)
+    else:
+        sampler = RandomSampler(dataset)
+    loader = DataLoader(
+        dataset,
+        batch_size=optim_cfg.batch_size,
+        sampler=sampler,
+        num_workers=cfg.data.workers,
+        drop_last=True,
+        persistent_workers=cfg.data.workers > 0,
+    )
+    val_clips = []
+    if dist.is_main and cfg.data.val_clips > 0:
+        val_set = ClipDataset(cfg.data.val, num_frames=cfg.data.num_frames, size=size, views=(view,))
+        val_clips = [val_set[i] for i in range(min(cfg.data.val_clips, len(val_set)))]
+
+    model = HOISegmenter(model_cfg).to(dist.device)
+    trained = wrap_ddp(model, dist)
+    optimizer = torch.optim.Adam(model.parameters(), lr=optim_cfg.lr)
+    ema = EMA(model, optim_cfg.ema_decay)
+    checkpoints = CheckpointManager(cfg.run_dir, keep=3)
+    resumed = checkpoints.load_latest({"model": model, "ema": ema.module}, {"adam": optimizer})
+    start, extra = resumed if resumed else (0, {})
+    seed_everything(optim_cfg.seed + 1000 * dist.rank + start)
+    wall_before = float(extra.get("wall_s", 0.0))
+    data_iter = batches(loader, sampler, start // max(len(loader), 1))
+    started = time.perf_counter()
+    scores: dict[str, float] = dict(extra.get("scores", {}))
+
+    with TrainLogger(cfg.run_dir, dist, optim_cfg.steps, start_step=start) as log:
+        if resumed:
+            log.info(f"resumed from step {start} ({cfg.run_dir / 'checkpoints'})")
+        for step in range(start, optim_cfg.steps):
+            batch = next(data_iter)
+            frames, labels = batch[view], batch[f"{view}_masks"]  # (B,T,3,H,W), (B,T,H,W)
+            pick = torch.stack([torch.randperm(frames.shape[1])[: optim_cfg.frames_per_clip] for _ in frames])
+            rows = torch.arange(frames.shape[0])[:, None]
+            images = frames[rows, pick].flatten(0, 1).to(dist.device)
+            targets = labels[rows, pick].flatten(0, 1).to(dist.device)
+
+            model.train()
+            loss, parts = bce_dice_loss(trained(images), targets, optim_cfg.dice_weight)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"loss became {loss.item()} at step {step}; lower optim.lr or check the data"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), optim_cfg.grad_clip)
+            optimizer.step()
+            ema.update(model)
+
+            done = step + 1
+            if done % optim_cfg.log_every == 0 or done == optim_cfg.steps:
+                log.log(
+                    done,
+                    {"loss": all_reduce_mean(loss.detach(), dist).item(), **parts},
+                    samples=len(images) * dist.world_size,
+                )
+            if dist.is_main and val_clips and (done % optim_cfg.val_every == 0 or done == optim_cfg.steps):
+                scores = validate(ema.module, val_clips, view, dist.device)
+                log.log(done, scores)
+                log.info(f"step {done}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+            if done % optim_cfg.checkpoint_every == 0 or done == optim_cfg.steps:
+                wall = wall_before + time.perf_counter() - started
+                checkpoints.save(
+                    done,
+                    {"model": model, "ema": ema.module},
+                    {"adam": optimizer},
+                    {"wall_s": wall, "scores": scores},
+                )
+
+    barrier(dist)
+    if dist.is_main:
+        wall = wall_before + time.perf_counter() - started
+        save_weights(
+            cfg.run_dir / "weights",
+            kind=SEGMENTER_KINDS[view],
+            config=model_cfg,
+            state_dict=ema.module.state_dict(),
+            metadata={
+                "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "",
+                "config_file": str(config_path),
+                "train_data": str(cfg.data.train),
+                "train_clips": len(dataset),
+                "steps": optim_cfg.steps,
+                "batch_size": optim_cfg.batch_size,
+                "frames_per_clip": optim_cfg.frames_per_clip,
+                "processes": dist.world_size,
+                "wall_time_s": round(wall, 1),
+                "val": scores,
+            },
+        )
+        print(f"weights written to {cfg.run_dir / 'weights'} ({wall:.0f} s of training)")
+    cleanup_distributed()
