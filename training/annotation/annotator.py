@@ -153,6 +153,7 @@ class ClipAnnotator:
         if exo_cameras and "exo" in self.settings.views:
             per_camera = {camera: masks[f"{EXO_VIEWS_DIR}/{camera}"] for camera in exo_cameras}
             best, meta["exo_view"] = select_best_exo_view(per_camera)
+            meta["exo_cam"], meta["exo_selection"] = best, "hand_masks"  # the converters' keys
             cameras = meta.get("exo_view_cameras")
             if isinstance(cameras, dict) and best in cameras:
                 meta["exo_camera"] = cameras[best]
