@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -62,6 +63,9 @@ class TorchGraphCaller:
             outputs = self.graph(*tensors)
         return {name: out.float() for name, out in zip(self.graph.output_names, outputs, strict=True)}
 
+    def close(self) -> None:
+        self.graph = None
+
 
 class CudaGraphCaller(TorchGraphCaller):
     """TorchGraphCaller whose graph is captured once as a CUDA graph and replayed (static shapes)."""
@@ -106,6 +110,9 @@ class RuntimeGraphCaller:
     def __call__(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         arrays = {name: inputs[name].detach().float().cpu().numpy() for name in self.runtime.input_names}
         return {name: torch.from_numpy(value) for name, value in self.runtime.run(arrays).items()}
+
+    def close(self) -> None:
+        self.runtime.close()
 
 
 class VideoGenerator:
@@ -248,6 +255,15 @@ class VideoGenerator:
             unet_evaluations=evaluations * (2 if settings.uses_guidance else 1),
         )
 
+    def close(self) -> None:
+        """Free the graphs (and GPU memory)."""
+        for caller in self.graphs.values():
+            caller.close()
+        self.graphs = {}
+        self._text_cache.clear()
+        if self.device.startswith("cuda"):
+            torch.cuda.empty_cache()
+
     def _mask_features(self, ego_masks: np.ndarray | None) -> dict[str, torch.Tensor]:
         names = mask_feature_names(self.config.unet.num_levels)
         if ego_masks is not None and self.uses_masks:
@@ -348,3 +364,104 @@ def latent_shape(config: VideoDiffusionConfig, vae_config: VAEConfig) -> tuple[i
     """(C, h, w) of one frame's latent."""
     factor = vae_config.downscale_factor
     return (vae_config.latent_channels, config.height // factor, config.width // factor)
+
+
+def load_generator(
+    video_dir: str | Path,
+    vae_dir: str | Path,
+    *,
+    backend: str = "torch",
+    device: str = "cpu",
+    engine_cache_dir: str | Path | None = None,
+    fp16: bool = False,
+    half_dtype: str = "float16",
+    cuda_graph: bool = True,
+) -> tuple[VideoGenerator, dict[str, str]]:
+    """Φgen from weight directories on `backend`: (generator, {"vae": id, "video_unet": id}).
+
+    For onnxruntime and tensorrt each graph is exported once to ONNX under the cache directory
+    (engine_cache_dir, $EGOEXO_CACHE_DIR or ~/.cache/egoexo), named by the weights ids, and loaded
+    through egoexo_models.runtime (which caches TensorRT engines beside it).
+    """
+    from egoexo_models.diffusion.model import load_video_diffusion
+    from egoexo_models.diffusion.text_encoder import load_text_encoder
+    from egoexo_models.diffusion.vae import load_vae
+    from egoexo_models.weights import weights_id
+
+    model = load_video_diffusion(video_dir)
+    vae = load_vae(vae_dir)
+    text_encoder = load_text_encoder(model.config.text)
+    ids = {"vae": weights_id(vae_dir), "video_unet": weights_id(video_dir)}
+    if backend == "torch":
+        from egoexo_models.runtime import BackendUnavailableError
+
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise BackendUnavailableError(
+                f"torch backend: device {device!r} requested but this torch has no CUDA GPU"
+            )
+        half = getattr(torch, half_dtype) if fp16 else None
+        use_graph = cuda_graph and device.startswith("cuda")
+        return torch_generator(
+            model, vae, text_encoder, device=device, half_dtype=half, cuda_graph=use_graph
+        ), ids
+    graphs = build_graphs(model, vae, text_encoder)
+    callers = {
+        name: RuntimeGraphCaller(
+            open_graph_runtime(
+                graph, name, ids, backend=backend, device=device, cache_dir=engine_cache_dir, fp16=fp16
+            )
+        )
+        for name, graph in graphs.items()
+    }
+    generator = VideoGenerator(
+        model.config,
+        tokenizer=text_encoder,
+        graphs=callers,
+        latent_shape=latent_shape(model.config, vae.config),
+        device="cpu",
+    )
+    return generator, ids
+
+
+def graph_metadata(name: str, ids: dict[str, str]) -> dict[str, str]:
+    """What an exported Φgen graph records in its ONNX metadata (checked when it is loaded)."""
+    return {"egoexo.kind": f"phi_gen.{name}", "egoexo.weights_id": f"{ids['video_unet']} {ids['vae']}"}
+
+
+def graph_file_name(name: str, ids: dict[str, str]) -> str:
+    return f"phi_gen-{ids['video_unet'].replace(':', '-')}-{ids['vae'].replace(':', '-')}-{name}.onnx"
+
+
+def open_graph_runtime(
+    graph: torch.nn.Module,
+    name: str,
+    ids: dict[str, str],
+    *,
+    backend: str,
+    device: str,
+    cache_dir: str | Path | None,
+    fp16: bool,
+):
+    """A Runtime for one Φgen graph, exporting it to the ONNX cache first if needed."""
+    import os
+
+    from egoexo_models.runtime import create_runtime
+    from egoexo_models.runtime.onnx_files import export_onnx
+
+    cache = (
+        Path(cache_dir)
+        if cache_dir is not None
+        else Path(os.environ.get("EGOEXO_CACHE_DIR", Path.home() / ".cache" / "egoexo"))
+    )
+    path = cache / "onnx" / graph_file_name(name, ids)
+    metadata = graph_metadata(name, ids)
+    if not path.is_file():
+        export_onnx(graph, path, metadata=metadata)
+    return create_runtime(
+        backend,
+        onnx_path=path,
+        device=device,
+        engine_cache_dir=cache / "tensorrt",
+        fp16=fp16,
+        expected_metadata=metadata,
+    )

@@ -32,7 +32,7 @@ class MaskEncoderConfig:
     output_channels: the UNet decoder's channels per level (VideoUNetConfig.block_channels).
     """
 
-    downscale: int = 4
+    downscale: int = 8
     block_channels: tuple[int, ...] = (16, 32, 64)
     output_channels: tuple[int, ...] = (32, 64, 128)
     attention_head_dim: int = 16

@@ -47,7 +47,7 @@ class VideoUNetConfig:
     use_linear_projection: Transformer2DModel projections as Linear (SD 2.x) rather than 1x1 Conv (SD 1.x).
     """
 
-    latent_channels: int = 4
+    latent_channels: int = 8
     block_channels: tuple[int, ...] = (32, 64, 128)
     spatial_attention: tuple[bool, ...] = (False, True, True)
     layers_per_block: int = 1

@@ -24,13 +24,13 @@ SD_VAE_WEIGHTS = "diffusion_pytorch_model.safetensors"
 class VAEConfig:
     """AutoencoderKL architecture plus the latent scaling factor (1 / std of the latents on training data).
 
-    The downscale factor is 2 ** (len(block_out_channels) - 1): (32, 64, 128) maps 128x128 frames to
-    32x32 latents; SD's (128, 256, 512, 512) maps them to 16x16.
+    The downscale factor is 2 ** (len(block_out_channels) - 1): the shipped (16, 32, 64, 64) and SD's
+    (128, 256, 512, 512) both map 128x128 frames to 16x16 latents (8 channels here, 4 in SD).
     """
 
-    block_out_channels: tuple[int, ...] = (32, 64, 128)
+    block_out_channels: tuple[int, ...] = (16, 32, 64, 64)
     layers_per_block: int = 1
-    latent_channels: int = 4
+    latent_channels: int = 8
     norm_num_groups: int = 16
     scaling_factor: float = 1.0
     mid_block_add_attention: bool = True
