@@ -243,6 +243,7 @@ if __name__ == "__main__":
 '''
 
 
+@pytest.mark.slow
 def test_a_killed_training_process_resumes_from_its_last_checkpoint_identically(tmp_path):
     script = tmp_path / "killable_trainer.py"
     script.write_text(KILLABLE_TRAINER)
