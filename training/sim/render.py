@@ -8,6 +8,8 @@ MUJOCO_GL (egl or osmesa) must be set before mujoco is imported; generate.py mak
 
 from __future__ import annotations
 
+import atexit
+
 import mujoco
 import numpy as np
 
@@ -27,8 +29,16 @@ def _shared_gl_context(width: int, height: int):
                 "no offscreen OpenGL backend: set MUJOCO_GL=egl or MUJOCO_GL=osmesa before importing mujoco"
             )
         _gl_context = gl_context.GLContext(width, height)
+        atexit.register(_free_shared_gl_context)  # while the GL bindings can still run (not in __del__)
     _gl_context.make_current()
     return _gl_context
+
+
+def _free_shared_gl_context() -> None:
+    global _gl_context
+    if _gl_context is not None:
+        _gl_context.free()
+        _gl_context = None
 
 
 class WorldRenderer:
