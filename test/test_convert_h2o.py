@@ -30,7 +30,7 @@ def h2o_root(tmp_path):
         (cam_dir / "rgb").mkdir(parents=True)
         (cam_dir / "cam_pose").mkdir()
         (cam_dir / "cam_intrinsics.txt").write_text(f"{50.0 + cam} {50.0 + cam} 31.5 17.5 {W} {H}\n")
-        for index in range(40):
+        for index in range(24):
             Image.fromarray(_frame(cam, index)).save(cam_dir / "rgb" / f"{index:06d}.png")
             pose = np.eye(4)
             pose[:3, 3] = [cam, index / 100, 1.0]
@@ -39,8 +39,8 @@ def h2o_root(tmp_path):
     labels.mkdir()
     (labels / "action_val.txt").write_text(
         "id path action_label start_act end_act start_frame end_frame\n"
-        f"1 {SEQUENCE} 23 4 19 0 39\n"
-        f"2 {SEQUENCE} 1 20 35 0 39\n"
+        f"1 {SEQUENCE} 23 4 19 0 23\n"
+        f"2 {SEQUENCE} 1 20 23 0 23\n"
     )
     return root
 
@@ -75,7 +75,7 @@ def test_hand_masks_pick_the_exo_camera_and_are_written(h2o_root, tmp_path):
     for cam, hand_rows in (("cam0", 2), ("cam2", 10)):
         folder = masks / SEQUENCE / cam
         folder.mkdir(parents=True)
-        for index in range(40):
+        for index in range(24):
             labels = np.zeros((H, W), np.uint8)
             labels[:hand_rows] = 1
             Image.fromarray(labels).save(folder / f"{index:06d}.png")
