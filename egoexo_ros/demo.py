@@ -42,16 +42,16 @@ class WindowOutputs:
     """What the demo received for one prediction window."""
 
     masks: dict[int, HOIMasks] = field(default_factory=dict)
-    first_mask_at: float | None = None
     video: PredictedVideo | None = None
     video_at: float | None = None
+    masks_before_video: int = 0  # mask messages of the window received before its video
 
 
 class DemoClient(Node):
     """Publishes the camera and instruction topics, subscribes to the predictions."""
 
-    def __init__(self, namespace: str = "egoexo") -> None:
-        super().__init__("demo_client", namespace=namespace)
+    def __init__(self, namespace: str = "egoexo", **kwargs) -> None:
+        super().__init__("demo_client", namespace=namespace, **kwargs)
         camera_qos = reliable_qos(10)
         self.exo_pub = self.create_publisher(Image, "exo/image_raw", camera_qos)
         self.ego_pub = self.create_publisher(Image, "ego/image_raw", camera_qos)
@@ -60,18 +60,19 @@ class DemoClient(Node):
         self.create_subscription(PredictedVideo, "pred_video", self._on_video, reliable_qos(10))
         self.windows: dict[int, WindowOutputs] = {}
         self.changed = threading.Condition()
+        self.played_stamps_ns: list[int] = []  # the stamps of the last clip played
 
     def _on_masks(self, msg: HOIMasks) -> None:
         with self.changed:
             window = self.windows.setdefault(msg.window_id, WindowOutputs())
             window.masks[msg.frame_index] = msg
-            window.first_mask_at = window.first_mask_at or time.monotonic()
             self.changed.notify_all()
 
     def _on_video(self, msg: PredictedVideo) -> None:
         with self.changed:
             window = self.windows.setdefault(msg.window_id, WindowOutputs())
             window.video, window.video_at = msg, time.monotonic()
+            window.masks_before_video = len(window.masks)
             self.changed.notify_all()
 
     def wait_for_nodes(self, timeout_s: float) -> bool:
@@ -93,9 +94,10 @@ class DemoClient(Node):
         time.sleep(0.2)  # the instruction is reliable; give it a head start over the first frame
         start_ns = self.get_clock().now().nanoseconds
         start = time.monotonic()
+        self.played_stamps_ns = [start_ns + round(i * 1e9 / clip.meta.fps) for i in range(clip.num_frames)]
         for index in range(clip.num_frames):
             time.sleep(max(0.0, start + index / clip.meta.fps - time.monotonic()))
-            stamp = to_time(start_ns + round(index * 1e9 / clip.meta.fps))
+            stamp = to_time(self.played_stamps_ns[index])
             if index < clip.ego.shape[0]:
                 self.ego_pub.publish(
                     array_to_image(clip.ego[index], "rgb8", stamp=stamp, frame_id="ego_camera")
@@ -214,11 +216,10 @@ def _run_clip(
         )
         return None
     path = write_prediction(pred_root / clip.name, prediction_from_messages(outputs), clip, overwrite=True)
-    masks_before_video = outputs.first_mask_at is not None and outputs.first_mask_at < outputs.video_at
     print(
-        f"{prefix}: {clip.num_frames} frames played at {clip.meta.fps:g} fps; {len(outputs.masks)} mask messages "
-        f"{'before' if masks_before_video else 'after'} the video; video {outputs.video_at - played_at:.1f} s "
-        f"after the last exo frame -> {path / 'preview.gif'}",
+        f"{prefix}: {clip.num_frames} frames played at {clip.meta.fps:g} fps; {outputs.masks_before_video} mask "
+        f"messages before the video, which came {outputs.video_at - played_at:.1f} s after the last exo frame "
+        f"-> {path / 'preview.gif'}",
         flush=True,
     )
     return path
