@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TRAINING_DIR = REPO_ROOT / "training"
 
-if __name__ == "__main__":
+if __name__ in ("__main__", "__mp_main__"):  # __mp_main__: the same script in a spawned worker
     # Run as a script, sys.path[0] is training/: import its modules only as training.*.
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != TRAINING_DIR]
     sys.path.insert(0, str(REPO_ROOT))

@@ -16,7 +16,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TRAINING_DIR = REPO_ROOT / "training"
 
-if __name__ == "__main__":
+if __name__ in ("__main__", "__mp_main__"):  # __mp_main__: the same script in a spawned worker
     # Run as a script, sys.path[0] is training/: import its modules only as training.*, from this
     # checkout, so no module is loaded twice under two names.
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != TRAINING_DIR]
