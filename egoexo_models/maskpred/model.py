@@ -143,9 +143,11 @@ class MaskPredictor(nn.Module):
         self.config = config
         widths = config.encoder_widths
         self.normalize = ImageNormalizer()
-        self.encoder = ResNetEncoder(3, config.stem_width, widths, config.encoder_blocks)  # Φenc
+        self.encoder = ResNetEncoder(  # Φenc
+            3, config.stem_width, widths, config.encoder_blocks, config.stem_kernel
+        )
         self.mask_encoder = ResNetEncoder(  # Φmask over [frame, hand, object]
-            5, config.stem_width, config.mask_encoder_widths, config.mask_encoder_blocks
+            5, config.stem_width, config.mask_encoder_widths, config.mask_encoder_blocks, config.stem_kernel
         )
         self.mask_fuser = CBAM(widths[1], config.mask_encoder_widths[1], config.value_dim)
         self.attention = MemoryAttention(widths[1], config.value_dim, config.key_dim, config.value_dim)

@@ -37,7 +37,7 @@ class BasicBlock(nn.Module):
 
 
 class ResNetEncoder(nn.Module):
-    """ResNet stem (7x7 stride 2 + max-pool) and len(widths) stages; stage i has stride 4 * 2**i.
+    """ResNet stem (k x k stride 2, 7x7 as in ResNet, + max-pool) and len(widths) stages of stride 4 * 2**i.
 
     With three stages this is a ResNet with its last block removed (paper §2.2): it returns the
     features at strides 4, 8 and 16, finest first, each (B, widths[i], H / 4 / 2**i, W / 4 / 2**i).
@@ -49,6 +49,7 @@ class ResNetEncoder(nn.Module):
         stem_width: int,
         widths: tuple[int, ...],
         blocks_per_stage: tuple[int, ...],
+        stem_kernel: int = 7,
     ) -> None:
         super().__init__()
         if len(widths) != len(blocks_per_stage) or not widths:
@@ -57,7 +58,9 @@ class ResNetEncoder(nn.Module):
             )
         self.in_channels = in_channels
         self.widths = tuple(widths)
-        self.conv1 = nn.Conv2d(in_channels, stem_width, 7, 2, 3, bias=False)
+        if stem_kernel % 2 == 0 or stem_kernel < 1:
+            raise ValueError(f"stem_kernel must be an odd positive int, got {stem_kernel}")
+        self.conv1 = nn.Conv2d(in_channels, stem_width, stem_kernel, 2, stem_kernel // 2, bias=False)
         self.bn1 = nn.BatchNorm2d(stem_width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
