@@ -48,6 +48,26 @@ fi
 step "installing pinned dependencies (requirements/*.txt)"
 pip_install -r requirements/base.txt -r requirements/ros.txt -r requirements/dev.txt
 
+if ! "$venv/bin/python" -c 'import sam2' 2>/dev/null; then
+  # SAM-2 for the annotation pipeline. A plain `pip install sam2` replaces a CPU torch with a CUDA
+  # build; this recipe keeps the installed torch and skips the CUDA extension.
+  step "installing sam2==1.1.0 (no CUDA extension)"
+  SAM2_BUILD_CUDA=0 pip_install --no-build-isolation --no-deps sam2==1.1.0
+fi
+# sam2's wheel also installs a top-level package named `training` (its own training code), which
+# would shadow ours; remove exactly the files sam2's RECORD lists there.
+"$venv/bin/python" - <<'PY'
+import importlib.metadata, pathlib, shutil
+dist = importlib.metadata.distribution("sam2")
+stray = {pathlib.Path(dist.locate_file(f)).resolve() for f in dist.files or [] if f.parts[0] == "training"}
+for path in stray:
+    path.unlink(missing_ok=True)
+root = pathlib.Path(dist.locate_file("training"))
+if stray and root.is_dir():
+    shutil.rmtree(root)
+    print("[setup] removed sam2's stray top-level `training` package")
+PY
+
 step "building the msg/ interfaces into the venv"
 build="$root/build/interfaces"
 mkdir -p "$root/build"
