@@ -119,11 +119,14 @@ class SegmenterConfig:
     """A per-frame HOI segmenter: frame -> label map {0 background, 1 hand, 2 object}.
 
     view: which camera it was trained for ("exo" for the live exo masks, "ego" for ego annotation).
+    The other fields size the ResNet encoder (strides 4, 8, 16) and the UNet decoder, as in
+    MaskPredictorConfig.
     """
 
     image_size: tuple[int, int] = (128, 128)
     view: str = "exo"
     stem_width: int = 16
+    stem_kernel: int = 3
     encoder_widths: tuple[int, ...] = (16, 32, 64)
     encoder_blocks: tuple[int, ...] = (1, 1, 1)
     decoder_widths: tuple[int, ...] = (64, 32, 16)
@@ -136,7 +139,10 @@ class SegmenterConfig:
                 raise ValueError(
                     f"SegmenterConfig.{name} needs 3 entries (strides 4, 8, 16), got {getattr(self, name)}"
                 )
-        if not isinstance(self.stem_width, int) or self.stem_width <= 0:
-            raise ValueError(f"SegmenterConfig.stem_width must be a positive int, got {self.stem_width!r}")
+        for name in ("stem_width", "stem_kernel"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
+                raise ValueError(
+                    f"SegmenterConfig.{name} must be a positive int, got {getattr(self, name)!r}"
+                )
         if self.view not in SEGMENTER_VIEWS:
             raise ValueError(f"SegmenterConfig.view must be one of {SEGMENTER_VIEWS}, got {self.view!r}")

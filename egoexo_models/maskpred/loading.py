@@ -101,6 +101,7 @@ def open_runtime(
     onnx_path: str | os.PathLike | None,
     engine_cache_dir: str | os.PathLike | None,
     fp16: bool,
+    threads: int | None = None,
 ) -> Runtime:
     """A runtime for `graph` (an exportable module): eager torch, or its ONNX file (exported on demand)."""
     if backend == "torch":
@@ -123,6 +124,7 @@ def open_runtime(
         engine_cache_dir=cache_dir / "tensorrt",
         fp16=fp16,
         expected_metadata=metadata,
+        threads=threads,
     )
 
 

@@ -28,7 +28,7 @@ class HOISegmenter(nn.Module):
         self.config = config
         widths, decoder = config.encoder_widths, config.decoder_widths
         self.normalize = ImageNormalizer()
-        self.encoder = ResNetEncoder(3, config.stem_width, widths, config.encoder_blocks)
+        self.encoder = ResNetEncoder(3, config.stem_width, widths, config.encoder_blocks, config.stem_kernel)
         self.bottom = ConvNormAct(widths[2], decoder[0])
         self.up8 = UpBlock(decoder[0], widths[1], decoder[1])
         self.up4 = UpBlock(decoder[1], widths[0], decoder[2])

@@ -82,6 +82,7 @@ def create_runtime(
     fp16: bool = False,
     expected_metadata: dict[str, str] | None = None,
     force_engine_rebuild: bool = False,
+    threads: int | None = None,
 ) -> Runtime:
     """Load a model on one backend.
 
@@ -96,6 +97,7 @@ def create_runtime(
         expected_metadata: key -> value that the ONNX file's metadata must hold (model kind, config hash,
             weights id); a difference raises ModelMismatchError.
         force_engine_rebuild: rebuild a cached TensorRT engine even when its key matches.
+        threads: ONNX Runtime intra-op threads on CPU (None: its default, one per physical core).
 
     Raises:
         ValueError: unknown backend or a missing argument for it.
@@ -126,6 +128,7 @@ def create_runtime(
             fp16=fp16,
             engine_cache_dir=engine_cache_dir,
             expected_metadata=expected_metadata,
+            threads=threads,
         )
     from egoexo_models.runtime.tensorrt_backend import TensorRTRuntime
 

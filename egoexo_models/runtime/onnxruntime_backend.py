@@ -25,6 +25,7 @@ class OnnxRuntime(Runtime):
         fp16: bool,
         engine_cache_dir: str | os.PathLike | None,
         expected_metadata: dict[str, str] | None,
+        threads: int | None = None,
     ) -> None:
         try:
             import onnxruntime as ort
@@ -57,7 +58,10 @@ class OnnxRuntime(Runtime):
                 )
         providers.append("CPUExecutionProvider")
         try:
-            self.session = ort.InferenceSession(str(onnx_path), providers=providers)
+            options = ort.SessionOptions()
+            if threads is not None:
+                options.intra_op_num_threads = threads
+            self.session = ort.InferenceSession(str(onnx_path), sess_options=options, providers=providers)
         except Exception as error:  # onnxruntime raises its own exception types for corrupt files
             raise ValueError(
                 f"{onnx_path}: ONNX Runtime cannot load this file ({error}); re-export it"
