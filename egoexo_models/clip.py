@@ -133,13 +133,16 @@ def is_clip_dir(path: str | os.PathLike) -> bool:
 
 
 def list_clips(root: str | os.PathLike) -> list[Path]:
-    """Clip directories under `root` (itself, or its children holding meta.json), sorted by name."""
+    """Clip directories under `root` (itself, or its children holding meta.json), sorted by name.
+
+    Hidden directories (a writer's `.NAME.*` staging copies) are not clips.
+    """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: not a directory of clips")
     if is_clip_dir(root):
         return [root]
-    return sorted(p for p in root.iterdir() if p.is_dir() and is_clip_dir(p))
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and is_clip_dir(p))
 
 
 # ----------------------------------------------------------------------------------------- reading

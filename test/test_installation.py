@@ -23,7 +23,7 @@ def test_the_egoexo_command_lists_every_subcommand(tmp_path):
         [str(BIN / "egoexo"), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    for command in ("demo", "sim", "predict", "evaluate", "export", "ros"):
+    for command in ("demo", "sim", "predict", "evaluate", "annotate", "export", "ros"):
         assert command in result.stdout
 
 

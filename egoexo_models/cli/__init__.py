@@ -1,7 +1,7 @@
 """The `egoexo` command: the front door to the models, the training side and the ROS nodes.
 
 Each subcommand is a module of this package with `add_arguments(parser)` and `run(args) -> int`.
-The modules import nothing heavy at import time; training-side subcommands (sim, export) reach
+The modules import nothing heavy at import time; training-side subcommands (sim, annotate, export) reach
 into training/ and `ros` into egoexo_ros only when they run, so egoexo_models itself stays free
 of both.
 """
@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("egoexo_models.cli.sim", "generate paired ego/exo clips in the MuJoCo sim world"),
     "predict": ("egoexo_models.cli.predict", "predict ego masks and frames for one clip"),
     "evaluate": ("egoexo_models.cli.evaluate", "score prediction directories against ground truth"),
+    "annotate": ("egoexo_models.cli.annotate", "HOI masks for clips without them (prompters + SAM-2)"),
     "export": ("egoexo_models.cli.export", "export ONNX graphs (and TensorRT engines where available)"),
     "ros": ("egoexo_models.cli.ros", "run the ROS 2 nodes in one process (no `ros2 launch` needed)"),
 }
