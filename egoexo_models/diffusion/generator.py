@@ -199,8 +199,11 @@ class VideoGenerator:
         *,
         settings: SamplerSettings,
         seed: int,
+        use_text: bool = True,
     ) -> VideoResult:
-        """Predict frames 1..N-1. ego_masks None (or a model without ψmask) means no HOI guidance."""
+        """Predict frames 1..N-1. ego_masks None (or a model without ψmask) means no HOI guidance;
+        use_text False conditions on the null text instead of the instruction (the "w/o text" ablation).
+        """
         instruction = validate_instruction(instruction)
         seed = validate_seed(seed)
         self.check_inputs(ego_first_frame, ego_masks)
@@ -208,7 +211,7 @@ class VideoGenerator:
         start = time.perf_counter()
 
         with _timed(timings, "text_s", self.device):
-            text_states = self.encode_text(instruction)
+            text_states = self.encode_text(instruction if use_text else "")
             null_states = self.encode_text("") if settings.uses_guidance else text_states
         with _timed(timings, "vae_encode_s", self.device):
             frame = frames_to_unit_range(torch.from_numpy(ego_first_frame))[None]

@@ -54,6 +54,7 @@ class VAETrainConfig:
     checkpoint_every: int = 250
     log_every: int = 10
     num_workers: int = 1
+    threads: int | None = 1  # torch intra-op threads (None: torch's default); 1 avoids OpenMP spin-waits on shared cores
     seed: int = 0
     device: str = "auto"
     export_to: str | None = None
@@ -126,6 +127,8 @@ def _device(module: torch.nn.Module) -> torch.device:
 
 def train(raw_config: dict[str, Any], config_path: str | Path) -> None:
     config = config_from_dict(VAETrainConfig, raw_config, str(config_path))
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
     dist = init_distributed(config.device)
     seed_everything(config.seed + dist.rank)
     run_dir = Path(config.run_dir)

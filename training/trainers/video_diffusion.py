@@ -84,6 +84,7 @@ class VideoDiffusionTrainConfig:
     grad_clip: float = 1.0
     checkpoint_every: int = 200
     log_every: int = 10
+    threads: int | None = 1  # torch intra-op threads (None: torch's default); 1 avoids OpenMP spin-waits on shared cores
     seed: int = 0
     device: str = "auto"
     export_to: str | None = None
@@ -232,6 +233,8 @@ def _quiet(message: str) -> None:
 
 def train(raw_config: dict[str, Any], config_path: str | Path) -> None:
     config = config_from_dict(VideoDiffusionTrainConfig, raw_config, str(config_path))
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
     dist = init_distributed(config.device)
     seed_everything(config.seed + dist.rank)
     run_dir = Path(config.run_dir)
