@@ -186,3 +186,21 @@ def test_missing_metadata_or_videos_are_reported_clearly(egoexo_root, tmp_path, 
     (egoexo_root / "takes" / TAKE / "frame_aligned_videos" / "cam01.mp4").unlink()
     assert egoexo4d.main([str(egoexo_root), "--out", str(tmp_path / "out"), "--full-resolution"]) == 2
     assert f"take {TAKE}: video" in capsys.readouterr().err
+
+
+def test_all_exo_views_keeps_every_gopro_beside_a_provisional_exo_view(egoexo_root, tmp_path):
+    written = _convert(egoexo_root, tmp_path / "out", all_exo_views=True)
+    for path in written:
+        clip = read_clip(path)
+        assert clip.meta.extra["exo_views"] == ["cam01", "cam02"]
+        assert "exo_view_cameras" not in clip.meta.extra  # Ego-Exo4D calibration is not converted
+        views = {cam: read_clip_view(path / "exo_views" / cam) for cam in ("cam01", "cam02")}
+        assert np.array_equal(clip.exo, views[clip.meta.extra["exo_cam"]])
+        green, blue = views["cam01"][0, 16, 16].astype(int), views["cam02"][0, 16, 16].astype(int)
+        assert green[1] > green[2] + 80 and blue[2] > blue[1] + 80
+    assert [read_clip(p).meta.extra["exo_cam"] for p in written] == ["cam02", "cam01"]  # best_exo
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [p.name for p in written]
+
+
+def read_clip_view(folder):
+    return np.stack([np.asarray(Image.open(path)) for path in sorted(folder.glob("*.png"))])

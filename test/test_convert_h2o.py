@@ -108,3 +108,42 @@ def test_bad_inputs_are_named_in_the_error(h2o_root, tmp_path, capsys):
         h2o.convert(h2o_root, tmp_path / "o", exo_cam="cam4")
     with pytest.raises(ValueError, match="unknown H2O action label 0"):
         h2o.instruction(0)
+
+
+def test_all_exo_views_keeps_the_four_fixed_cameras_with_their_calibration(h2o_root, tmp_path):
+    path = h2o.convert(
+        h2o_root, tmp_path / "out", frames=4, size=24, all_exo_views=True, max_clips=1, log=lambda _: None
+    )[0]
+    clip = read_clip(path)
+    assert clip.meta.extra["exo_views"] == list(h2o.EXO_CAMS)
+    assert (clip.meta.extra["exo_cam"], clip.meta.extra["exo_selection"]) == ("cam0", "exo_cam")
+    cameras = clip.meta.extra["exo_view_cameras"]
+    scale = 24 / 36
+    for cam in range(4):
+        frames = np.stack(
+            [np.asarray(Image.open(p)) for p in sorted((path / "exo_views" / f"cam{cam}").iterdir())]
+        )
+        assert frames.shape == (4, 24, 24, 3) and np.allclose(frames[:, 12, 12, 1], 40 * cam, atol=2)
+        assert cameras[f"cam{cam}"]["K"][0][0] == pytest.approx((50.0 + cam) * scale)
+        assert np.allclose(np.array(cameras[f"cam{cam}"]["T_world_cam"])[:, 0, 3], cam)
+    assert np.array_equal(
+        clip.exo,
+        np.stack([np.asarray(Image.open(p)) for p in sorted((path / "exo_views" / "cam0").iterdir())]),
+    )
+    assert np.allclose(clip.meta.exo_camera.K, cameras["cam0"]["K"])
+
+
+def test_a_failed_write_of_the_exo_views_leaves_no_clip_behind(h2o_root, tmp_path, monkeypatch):
+    saves = []
+    original_save = Image.Image.save
+
+    def failing_save(self, *args, **kwargs):
+        saves.append(1)
+        if len(saves) == 14:  # after the clip's own frames, within exo_views/
+            raise OSError("disk full")
+        return original_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", failing_save)
+    with pytest.raises(OSError, match="disk full"):
+        h2o.convert(h2o_root, tmp_path / "out", frames=4, size=24, all_exo_views=True, log=lambda _: None)
+    assert list((tmp_path / "out").iterdir()) == []

@@ -128,7 +128,7 @@ class ClipAnnotator:
         views: dict[str, np.ndarray] = {}
         if "ego" in self.settings.views:
             views["ego"] = clip.ego
-        exo_cameras = _exo_view_names(clip_dir)
+        exo_cameras = _exo_view_names(clip_dir, clip.meta.extra.get("exo_views"))
         if "exo" in self.settings.views:
             if exo_cameras:
                 size = (clip.meta.height, clip.meta.width)
@@ -153,10 +153,12 @@ class ClipAnnotator:
         if exo_cameras and "exo" in self.settings.views:
             per_camera = {camera: masks[f"{EXO_VIEWS_DIR}/{camera}"] for camera in exo_cameras}
             best, meta["exo_view"] = select_best_exo_view(per_camera)
+            calibration = _exo_view_camera(clip_dir, meta, best)
+            if calibration is not None:
+                meta["exo_camera"] = calibration
+            elif best != meta.get("exo_cam"):
+                meta.pop("exo_camera", None)  # it was the calibration of another camera
             meta["exo_cam"], meta["exo_selection"] = best, "hand_masks"  # the converters' keys
-            cameras = meta.get("exo_view_cameras")
-            if isinstance(cameras, dict) and best in cameras:
-                meta["exo_camera"] = cameras[best]
             folders.update({f"{EXO_VIEW_MASKS_DIR}/{camera}": m for camera, m in per_camera.items()})
             folders["exo_masks"] = per_camera[best]
             linked_frames["exo"] = clip_dir / EXO_VIEWS_DIR / best
@@ -182,9 +184,45 @@ class ClipAnnotator:
         return result.labels, result.keyframes
 
 
-def _exo_view_names(clip_dir: Path) -> list[str]:
+def _exo_view_names(clip_dir: Path, listed: object) -> list[str]:
+    """The cameras under exo_views/; they must be those meta.json lists under "exo_views", if it does."""
     folder = clip_dir / EXO_VIEWS_DIR
-    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    found = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    if listed is not None and (not isinstance(listed, list) or sorted(map(str, listed)) != found):
+        raise ClipFormatError(
+            clip_dir / "meta.json",
+            f'"exo_views" lists {listed!r} but {EXO_VIEWS_DIR}/ holds {found}; reconvert the clip',
+        )
+    return found
+
+
+def _exo_view_camera(clip_dir: Path, meta: dict[str, Any], camera: str) -> dict[str, Any] | None:
+    """The calibration of exo camera `camera` from meta.json's "exo_view_cameras" (None if absent), checked."""
+    cameras = meta.get("exo_view_cameras")
+    if cameras is None:
+        return None
+    if not isinstance(cameras, dict):
+        raise ClipFormatError(
+            clip_dir / "meta.json",
+            f'"exo_view_cameras" must map camera names to K and T_world_cam, got {cameras!r}',
+        )
+    if camera not in cameras:
+        return None
+    where = f'"exo_view_cameras"["{camera}"]'
+    try:
+        K = np.asarray(cameras[camera]["K"], dtype=np.float64)
+        T = np.asarray(cameras[camera]["T_world_cam"], dtype=np.float64)
+    except (TypeError, KeyError, ValueError) as error:
+        raise ClipFormatError(
+            clip_dir / "meta.json", f"{where} needs numeric K and T_world_cam ({error})"
+        ) from None
+    count = meta["num_frames"]
+    if K.shape != (3, 3) or T.shape != (count, 4, 4):
+        raise ClipFormatError(
+            clip_dir / "meta.json",
+            f"{where}: K {K.shape} and T_world_cam {T.shape}, expected (3, 3) and ({count}, 4, 4)",
+        )
+    return {"K": K.tolist(), "T_world_cam": T.tolist()}
 
 
 def _read_frames(folder: Path, count: int, size: tuple[int, int]) -> np.ndarray:

@@ -1,7 +1,11 @@
-"""Pieces both dataset converters share: square crops, frame windows, video reading, exo-view choice."""
+"""Pieces both dataset converters share: square crops, frame windows, video reading, exo-view choice,
+and the clip writer that keeps every exo camera."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +13,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from egoexo_models.clip import LABEL_HAND, NUM_LABELS, frame_name
+from egoexo_models.clip import (
+    LABEL_HAND,
+    NUM_LABELS,
+    CameraInfo,
+    Clip,
+    frame_name,
+    replace_dir,
+    write_clip,
+)
+
+EXO_VIEWS_DIR = "exo_views"  # CLIP/exo_views/<camera>/000000.png ...: every exo camera of the take
 
 
 @dataclass(frozen=True)
@@ -140,3 +154,57 @@ def best_view_by_hands(mask_root: Path | None, candidates: list[str], indices: l
     scores = {view: hand_proportion(mask_root / view, indices) for view in candidates}
     scored = {view: score for view, score in scores.items() if score is not None}
     return max(scored, key=scored.get) if scored else None
+
+
+def write_clip_with_exo_views(
+    target: Path,
+    clip: Clip,
+    exo_views: dict[str, np.ndarray],
+    default: str,
+    cameras: dict[str, CameraInfo | None] | None = None,
+) -> Path:
+    """Write `clip` plus every exo camera as CLIP/exo_views/<camera>/<frame>.png, all at once.
+
+    `clip.exo` holds the `default` camera's frames (clip format v1 needs one exo view); its files are
+    hard-linked into exo_views/<default>/. meta.json lists the cameras under "exo_views" and, for those
+    in `cameras` that are not None, their calibration under "exo_view_cameras" (K, T_world_cam), so
+    training/annotate.py can pick the best view after annotating each one.
+
+    Args:
+        exo_views: camera name -> uint8 frames (N,H,W,3), the same shape as clip.exo.
+    """
+    if default not in exo_views or not np.array_equal(exo_views[default], clip.exo):
+        raise ValueError(f"the clip's exo frames must be those of the default camera {default!r}")
+    for camera, frames in exo_views.items():
+        if frames.shape != clip.exo.shape or frames.dtype != np.uint8:
+            raise ValueError(
+                f"exo view {camera}: frames {frames.dtype} {frames.shape}, expected uint8 {clip.exo.shape}"
+            )
+    extra = {**clip.meta.extra, "exo_views": sorted(exo_views)}
+    calibrated = {name: camera for name, camera in (cameras or {}).items() if camera is not None}
+    if calibrated:
+        extra["exo_view_cameras"] = {name: camera.to_json() for name, camera in sorted(calibrated.items())}
+    clip = dataclasses.replace(clip, meta=dataclasses.replace(clip.meta, extra=extra))
+    staging = target.with_name(f".{target.name}.views.partial")
+    try:
+        write_clip(staging, clip, overwrite=True)  # also replaces what a killed run left there
+        for camera, frames in sorted(exo_views.items()):
+            folder = staging / EXO_VIEWS_DIR / camera
+            folder.mkdir(parents=True)
+            for index, frame in enumerate(frames):
+                if camera == default:
+                    _link_or_copy(staging / "exo" / frame_name(index), folder / frame_name(index))
+                else:
+                    Image.fromarray(frame).save(folder / frame_name(index), compress_level=4)
+        replace_dir(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # a file system without hard links
+        shutil.copy2(source, target)

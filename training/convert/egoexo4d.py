@@ -1,7 +1,8 @@
 """Convert Ego-Exo4D takes into clip-format-v1 directories, one clip per atomic-description narration.
 
     python -m training.convert.egoexo4d EGOEXO4D_ROOT --out DIR [--split train] [--scenario Cooking]
-        [--frames 16] [--size 256] [--window 1.0] [--exo-masks MASK_ROOT] [--full-resolution] [--max-clips N]
+        [--frames 16] [--size 256] [--window 1.0] [--exo-masks MASK_ROOT] [--all-exo-views]
+        [--full-resolution] [--max-clips N]
 
 Reads, relative to EGOEXO4D_ROOT (the download directory of the official CLI):
     takes.json                                              take list: take_uid, take_name, root_dir,
@@ -21,6 +22,10 @@ numbers of the frame-aligned videos; the paper picks the exo view with the large
 proportion), else the narration's annotated best_exo, else the first camera. Frames are centre-cropped
 to a square and resized. The first non-rejected annotation pass of a take is used, so narrations are
 not duplicated across annotators.
+
+With --all-exo-views every GoPro of the take is kept as CLIP/exo_views/<cam_id>/<frame>.png (exo/ holds
+the camera chosen as above, provisionally); training/annotate.py then annotates each one and makes the
+one with the largest hand-mask proportion the clip's exo view. Camera calibration is not converted.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from training.convert.common import (
     read_windows,
     video_fps,
     window_indices,
+    write_clip_with_exo_views,
 )
 
 
@@ -150,10 +156,14 @@ def convert(
     exo_masks: Path | None = None,
     downscaled: bool = True,
     ego_visible_only: bool = True,
+    all_exo_views: bool = False,
     max_clips: int | None = None,
     log=print,
 ) -> list[Path]:
-    """Write one clip per narration; returns the clip directories written (existing ones are kept)."""
+    """Write one clip per narration; returns the clip directories written (existing ones are kept).
+
+    all_exo_views: also write every GoPro under CLIP/exo_views/<cam_id>/ (see the module docstring).
+    """
     if frames < 2 or size < 16 or window <= 0:
         raise ValueError(f"need frames >= 2, size >= 16 and window > 0, got {frames}, {size}, {window}")
     takes = {
@@ -169,13 +179,15 @@ def convert(
     written = []
     for take_uid, items in by_take.items():
         written += _convert_take(
-            root, out, takes[take_uid], items, frames, size, window, exo_masks, downscaled, log
+            root, out, takes[take_uid], items, frames, size, window, exo_masks, downscaled, all_exo_views, log
         )
     log(f"[egoexo4d] wrote {len(written)} clip(s) from {len(by_take)} take(s) into {out}")
     return written
 
 
-def _convert_take(root, out, take, items, frames, size, window, exo_masks, downscaled, log) -> list[Path]:
+def _convert_take(
+    root, out, take, items, frames, size, window, exo_masks, downscaled, all_exo_views, log
+) -> list[Path]:
     videos = take_videos(root, take, downscaled=downscaled)
     fps, count = video_fps(videos.ego)
     windows, chosen, selection = [], [], []
@@ -207,16 +219,17 @@ def _convert_take(root, out, take, items, frames, size, window, exo_masks, downs
         videos.ego, [windows[k] for k in pending], lambda f: ego_crop.image(_upright_aria(f))
     ):
         ego_frames[pending[k]] = clip_frames
-    exo_frames = {}
-    for cam in sorted({chosen[k] for k in pending}):
-        uses = [k for k in pending if chosen[k] == cam]
-        crop = SquareCrop(*_first_frame(videos.exo[cam]).shape[:2], size)
-        for k, clip_frames in read_windows(videos.exo[cam], [windows[k] for k in uses], crop.image):
-            exo_frames[uses[k]] = (clip_frames, crop)
+    exo_frames: dict[str, dict[int, np.ndarray]] = defaultdict(dict)  # cam_id -> clip -> frames
+    crops = {}
+    for cam in sorted(videos.exo if all_exo_views else {chosen[k] for k in pending}):
+        uses = [k for k in pending if all_exo_views or chosen[k] == cam]
+        crops[cam] = SquareCrop(*_first_frame(videos.exo[cam]).shape[:2], size)
+        for k, clip_frames in read_windows(videos.exo[cam], [windows[k] for k in uses], crops[cam].image):
+            exo_frames[cam][uses[k]] = clip_frames
 
     written = []
     for k in pending:
-        item, (exo, crop) = items[k], exo_frames[k]
+        item, exo, crop = items[k], exo_frames[chosen[k]][k], crops[chosen[k]]
         exo_labels = None
         mask_dir = exo_masks / take["take_name"] / chosen[k] if exo_masks is not None else None
         if mask_dir is not None and all((mask_dir / frame_name(i)).is_file() for i in windows[k]):
@@ -239,7 +252,12 @@ def _convert_take(root, out, take, items, frames, size, window, exo_masks, downs
                 "scenario": take.get("parent_task_name"),
             },
         )
-        written.append(write_clip(targets[k], Clip(meta, exo, ego_frames[k], exo_masks=exo_labels)))
+        clip = Clip(meta, exo, ego_frames[k], exo_masks=exo_labels)
+        if all_exo_views:
+            views = {cam: by_clip[k] for cam, by_clip in exo_frames.items()}
+            written.append(write_clip_with_exo_views(targets[k], clip, views, default=chosen[k]))
+        else:
+            written.append(write_clip(targets[k], clip))
     log(f"[egoexo4d] {take['take_name']}: {len(written)} clip(s)")
     return written
 
@@ -271,6 +289,11 @@ def main(argv: list[str] | None = None) -> int:
         "--exo-masks", type=Path, help="label maps MASK_ROOT/<take_name>/<cam_id>/<frame>.png"
     )
     parser.add_argument(
+        "--all-exo-views",
+        action="store_true",
+        help="keep every GoPro under CLIP/exo_views/<cam_id>/ for annotate.py to pick the best one",
+    )
+    parser.add_argument(
         "--full-resolution", action="store_true", help="read the full-size videos, not downscaled/448"
     )
     parser.add_argument(
@@ -290,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
             exo_masks=args.exo_masks,
             downscaled=not args.full_resolution,
             ego_visible_only=not args.include_ego_invisible,
+            all_exo_views=args.all_exo_views,
             max_clips=args.max_clips,
         )
     except (FileNotFoundError, ValueError) as error:

@@ -1,7 +1,7 @@
 """Convert H2O action segments into clip-format-v1 directories (the paper's zero-shot test set).
 
     python -m training.convert.h2o H2O_ROOT --out DIR [--labels action_labels/action_val.txt]
-        [--frames 16] [--size 256] [--exo-cam cam0] [--exo-masks MASK_ROOT] [--max-clips N]
+        [--frames 16] [--size 256] [--exo-cam cam0] [--exo-masks MASK_ROOT] [--all-exo-views] [--max-clips N]
 
 Reads, relative to H2O_ROOT (the extracted dataset: subject*/<scene>/<sequence>/cam0..cam4):
     action_labels/action_<split>.txt      lines "id path action_label start_act end_act start_frame end_frame"
@@ -15,7 +15,10 @@ Each labelled action segment [start_act, end_act] becomes one clip of `frames` f
 over it, centre-cropped to a square and resized. The action label (verb + object, 36 classes) becomes
 an Ego-Exo4D-style narration ("C grabs the book."); H2O actions use both hands, so none is named.
 The exo camera is --exo-cam, or, with --exo-masks MASK_ROOT/<path>/<camK>/<frame:06d>.png label
-maps, the fixed camera whose hand masks cover most of the segment.
+maps, the fixed camera whose hand masks cover most of the segment. With --all-exo-views all four fixed
+cameras are kept as CLIP/exo_views/camK/<frame>.png with their calibration in meta.json's
+"exo_view_cameras" (exo/ holds the camera chosen as above, provisionally); training/annotate.py then
+annotates each one and makes the one with the largest hand-mask proportion the clip's exo view.
 """
 
 from __future__ import annotations
@@ -29,7 +32,13 @@ import numpy as np
 from PIL import Image
 
 from egoexo_models.clip import CameraInfo, Clip, ClipMeta, frame_name, write_clip
-from training.convert.common import SquareCrop, best_view_by_hands, read_label_map, spread_indices
+from training.convert.common import (
+    SquareCrop,
+    best_view_by_hands,
+    read_label_map,
+    spread_indices,
+    write_clip_with_exo_views,
+)
 
 H2O_FPS = 30.0
 EGO_CAM = "cam4"
@@ -144,7 +153,15 @@ def _camera(cam_dir: Path, indices: list[int], crop: SquareCrop) -> CameraInfo |
 
 
 def convert_segment(
-    root: Path, out: Path, segment: Segment, *, frames: int, size: int, exo_cam: str, exo_masks: Path | None
+    root: Path,
+    out: Path,
+    segment: Segment,
+    *,
+    frames: int,
+    size: int,
+    exo_cam: str,
+    exo_masks: Path | None,
+    all_exo_views: bool = False,
 ) -> Path | None:
     """Write the clip of one segment; None when it already exists."""
     subject, scene, sequence = segment.path.split("/")
@@ -154,17 +171,18 @@ def convert_segment(
     indices = spread_indices(segment.start, segment.end, frames)
     sequence_dir = root / segment.path
     mask_root = exo_masks / segment.path if exo_masks is not None else None
-    chosen = best_view_by_hands(mask_root, list(EXO_CAMS), indices) or exo_cam
-    views, cameras, crops = {}, {}, {}
-    for view, cam in (("ego", EGO_CAM), ("exo", chosen)):
+    by_hands = best_view_by_hands(mask_root, list(EXO_CAMS), indices)
+    chosen = by_hands or exo_cam
+    views, cameras, crops = {}, {}, {}  # by camera name
+    for cam in (EGO_CAM, *(EXO_CAMS if all_exo_views else (chosen,))):
         images = [_read_rgb(sequence_dir / cam / "rgb" / frame_name(i)) for i in indices]
-        crops[view] = SquareCrop(*images[0].shape[:2], size)
-        views[view] = np.stack([crops[view].image(image) for image in images])
-        cameras[view] = _camera(sequence_dir / cam, indices, crops[view])
+        crops[cam] = SquareCrop(*images[0].shape[:2], size)
+        views[cam] = np.stack([crops[cam].image(image) for image in images])
+        cameras[cam] = _camera(sequence_dir / cam, indices, crops[cam])
     exo_labels = None
     if mask_root is not None and all((mask_root / chosen / frame_name(i)).is_file() for i in indices):
         exo_labels = np.stack(
-            [crops["exo"].labels(read_label_map(mask_root / chosen / frame_name(i))) for i in indices]
+            [crops[chosen].labels(read_label_map(mask_root / chosen / frame_name(i))) for i in indices]
         )
     meta = ClipMeta(
         instruction=instruction(segment.action),
@@ -173,8 +191,8 @@ def convert_segment(
         height=size,
         width=size,
         source="h2o",
-        ego_camera=cameras["ego"],
-        exo_camera=cameras["exo"],
+        ego_camera=cameras[EGO_CAM],
+        exo_camera=cameras[chosen],
         extra={
             "h2o_id": segment.id,
             "sequence": segment.path,
@@ -184,9 +202,16 @@ def convert_segment(
             "source_frames": indices,
             "ego_cam": EGO_CAM,
             "exo_cam": chosen,
+            "exo_selection": "hand_masks" if by_hands else "exo_cam",
         },
     )
-    return write_clip(target, Clip(meta, views["exo"], views["ego"], exo_masks=exo_labels))
+    clip = Clip(meta, views[chosen], views[EGO_CAM], exo_masks=exo_labels)
+    if not all_exo_views:
+        return write_clip(target, clip)
+    exo_views = {cam: views[cam] for cam in EXO_CAMS}
+    return write_clip_with_exo_views(
+        target, clip, exo_views, default=chosen, cameras={cam: cameras[cam] for cam in EXO_CAMS}
+    )
 
 
 def convert(
@@ -199,10 +224,14 @@ def convert(
     size: int = 256,
     exo_cam: str = "cam0",
     exo_masks: Path | None = None,
+    all_exo_views: bool = False,
     max_clips: int | None = None,
     log=print,
 ) -> list[Path]:
-    """Write one clip per action segment of the label file; returns the clip directories written."""
+    """Write one clip per action segment of the label file; returns the clip directories written.
+
+    all_exo_views: also write cam0-cam3 under CLIP/exo_views/camK/ (see the module docstring).
+    """
     if frames < 2 or size < 16:
         raise ValueError(f"need frames >= 2 and size >= 16, got {frames} and {size}")
     if exo_cam not in EXO_CAMS:
@@ -213,7 +242,14 @@ def convert(
     written = []
     for segment in segments:
         path = convert_segment(
-            root, out, segment, frames=frames, size=size, exo_cam=exo_cam, exo_masks=exo_masks
+            root,
+            out,
+            segment,
+            frames=frames,
+            size=size,
+            exo_cam=exo_cam,
+            exo_masks=exo_masks,
+            all_exo_views=all_exo_views,
         )
         if path is not None:
             written.append(path)
@@ -233,6 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--exo-cam", default="cam0", help="fixed camera used as the exo view (cam0-cam3)")
     parser.add_argument("--exo-masks", type=Path, help="label maps MASK_ROOT/<path>/<camK>/<frame>.png")
+    parser.add_argument(
+        "--all-exo-views",
+        action="store_true",
+        help="keep cam0-cam3 under CLIP/exo_views/ for annotate.py to pick the best one",
+    )
     parser.add_argument("--max-clips", type=int)
     args = parser.parse_args(argv)
     try:
@@ -245,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             size=args.size,
             exo_cam=args.exo_cam,
             exo_masks=args.exo_masks,
+            all_exo_views=args.all_exo_views,
             max_clips=args.max_clips,
         )
     except (FileNotFoundError, ValueError) as error:
