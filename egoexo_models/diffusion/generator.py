@@ -444,8 +444,10 @@ def open_graph_runtime(
     device: str,
     cache_dir: str | Path | None,
     fp16: bool,
+    threads: int | None = None,
 ):
-    """A Runtime for one Φgen graph, exporting it to the ONNX cache first if needed."""
+    """A Runtime for one Φgen graph, exporting it to the ONNX cache first if needed (threads: ONNX
+    Runtime's CPU threads, None for its default)."""
     import os
 
     from egoexo_models.runtime import create_runtime
@@ -467,4 +469,5 @@ def open_graph_runtime(
         engine_cache_dir=cache / "tensorrt",
         fp16=fp16,
         expected_metadata=metadata,
+        threads=threads,
     )
