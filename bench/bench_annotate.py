@@ -80,6 +80,11 @@ def main() -> int:
     parser.add_argument("--sam2-config", default="sam2.1_hiera_t")
     parser.add_argument("--sam2-image-size", type=int, default=256)
     parser.add_argument(
+        "--sam2-clips",
+        type=int,
+        help="run SAM-2 on the first N clips only (it is slow on CPU); the per-frame rows use all clips",
+    )
+    parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (the figures are per core with 1)"
     )
     parser.add_argument("--json", type=Path, help="write the results here as JSON")
@@ -113,7 +118,8 @@ def main() -> int:
     clips = [clip for root in args.clips for clip in list_clips(root)]
     policy = KeyframePolicy()
     rows: dict[str, dict[str, list]] = {}
-    for clip_dir in clips:
+    sam2_clips = len(clips) if args.sam2_clips is None else args.sam2_clips
+    for clip_number, clip_dir in enumerate(clips):
         clip = read_clip(clip_dir)
         for view in ("ego", "exo"):
             frames, truth = getattr(clip, view), getattr(clip, f"{view}_masks")
@@ -125,15 +131,18 @@ def main() -> int:
                 start = time.perf_counter()
                 prompts = [prompter.prompt(frame) for frame in frames]
                 prompt_seconds = time.perf_counter() - start
-                start = time.perf_counter()
-                result = tracker.track(frames, prompts, policy)
-                track_seconds = time.perf_counter() - start
-                per_frame = np.stack([p.labels for p in prompts])
-                for mode, labels in (("per-frame", per_frame), ("+sam2", result.labels)):
+                outputs = [("per-frame", np.stack([p.labels for p in prompts]))]
+                if clip_number < sam2_clips:
+                    start = time.perf_counter()
+                    result = tracker.track(frames, prompts, policy)
+                    track_seconds = time.perf_counter() - start
+                    outputs.append(("+sam2", result.labels))
+                for mode, labels in outputs:
                     row = rows.setdefault(
                         f"{view} {prompter.name} {mode}",
-                        {"iou": [], "flicker": [], "fps": [], "keyframes": []},
+                        {"iou": [], "flicker": [], "fps": [], "keyframes": [], "clips": 0},
                     )
+                    row["clips"] += 1
                     row["iou"].append(frame_ious(labels, truth))
                     row["flicker"].append(flicker(labels))
                     seconds = prompt_seconds if mode == "per-frame" else track_seconds
@@ -149,7 +158,7 @@ def main() -> int:
     for note in notes:
         print(f"NOTE: {note}")
     print(
-        f"{'view / prompter / mode':58s} {'IoU hand':>8s} {'object':>7s} {'h-or-o':>7s} {'flicker':>7s} {'frames/s':>8s} {'keyfr.':>6s}"
+        f"{'view / prompter / mode':58s} {'clips':>5s} {'IoU hand':>8s} {'object':>7s} {'h-or-o':>7s} {'flicker':>7s} {'frames/s':>8s} {'keyfr.':>6s}"
     )
     for name, row in rows.items():
         iou = (
@@ -158,6 +167,7 @@ def main() -> int:
             else {}
         )
         entry = {
+            "clips": row["clips"],
             "iou": iou,
             "flicker": float(np.mean(row["flicker"])),
             "frames_per_s": float(np.mean(row["fps"])) if row["fps"] else None,
@@ -170,7 +180,7 @@ def main() -> int:
             f"{entry['keyframes_per_clip']:6.1f}" if entry["keyframes_per_clip"] is not None else f"{'-':>6s}"
         )
         print(
-            f"{name:58s} {cells[0]} {cells[1][1:]} {cells[2][1:]} {entry['flicker']:7.3f} {fps} {keyframes}"
+            f"{name:58s} {row['clips']:5d} {cells[0]} {cells[1][1:]} {cells[2][1:]} {entry['flicker']:7.3f} {fps} {keyframes}"
         )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
