@@ -151,7 +151,8 @@ class MaskPredictor(nn.Module):
         )
         self.mask_fuser = CBAM(widths[1], config.mask_encoder_widths[1], config.value_dim)
         self.attention = MemoryAttention(widths[1], config.value_dim, config.key_dim, config.value_dim)
-        self.view_transfer = ViewTransfer(config.key_dim)
+        # The exo-query branch (and its transfer to the ego grid) is absent in the ego-query-only ablation.
+        self.view_transfer = ViewTransfer(config.key_dim) if config.query != "ego" else None
         self.decoder = MaskDecoder(config.value_dim, widths, config.decoder_widths)
 
     # -- pieces shared by the whole-clip forward and the exported step graph -----------------------
@@ -188,8 +189,8 @@ class MaskPredictor(nn.Module):
     ) -> torch.Tensor:
         """One auto-regressive step: read the memory (plus the current exo entry), decode ego logits (B,3,H,W).
 
-        𝒵'' = α𝒵' + (1-α)𝒵 with 𝒵 from the exo query x̄ₙ and 𝒵' from the ego query ḡₙ (α is a Python
-        float, so a branch with weight 0 is not computed). 𝒵 lies on the exo grid and is carried to the ego
+        𝒵'' = α𝒵' + (1-α)𝒵 with 𝒵 from the exo query x̄ₙ and 𝒵' from the ego query ḡₙ. α is a Python
+        float: 𝒵' is not computed when α = 0 (inference), 𝒵 not in the ego-query-only ablation. 𝒵 lies on the exo grid and is carried to the ego
         grid by ViewTransfer, using `ego_anchor_keys` (B,P,Dk), the memory keys of the first ego frame.
         """
         memory_keys, memory_values, memory_valid = memory
@@ -202,7 +203,9 @@ class MaskPredictor(nn.Module):
             dim=1,
         )
         readout = 0.0
-        if alpha < 1.0:
+        if (
+            self.view_transfer is not None
+        ):  # computed even when α = 1, so every parameter takes part in training
             exo_readout = self.attention.read(exo_features8, keys, values, bias)
             readout = (1.0 - alpha) * self.view_transfer(exo_readout, ego_anchor_keys, exo_key)
         if alpha > 0.0:

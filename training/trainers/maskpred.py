@@ -104,7 +104,12 @@ def hide_ego_frames(ego: torch.Tensor, limit: int, generator: torch.Generator) -
 
 
 def endless(loader):
-    """Batches from `loader`, pass after pass."""
+    """Batches from `loader`, pass after pass; raises if a pass yields none (fewer clips than a batch)."""
+    if len(loader) == 0:
+        raise ValueError(
+            f"the training data gives no full batch: {len(loader.loader.dataset)} clip(s) for batches of "
+            f"{loader.loader.batch_size} per process; lower optim.batch_size or add clips"
+        )
     while True:
         yield from loader
 
