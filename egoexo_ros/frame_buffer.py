@@ -77,6 +77,11 @@ class FrameBuffer:
             )
         ]
 
+    def forget_after(self, stamp_ns: int) -> None:
+        """Drop the frames stamped after `stamp_ns`."""
+        while self._frames and self._frames[-1].stamp_ns > stamp_ns:
+            self._frames.pop()
+
     def clear(self) -> None:
         self._frames.clear()
 

@@ -156,10 +156,11 @@ def camera_pixels(msg: Image) -> np.ndarray:
     Raises:
         ImageConversionError: as image_to_array, or a depth encoding (16UC1, 32FC1) that is no camera image.
     """
-    if msg.encoding in ENCODINGS and msg.encoding not in COLOUR_ENCODINGS:
+    if msg.encoding not in COLOUR_ENCODINGS:
+        what = "is depth, not a camera image" if msg.encoding in ENCODINGS else "is not supported"
         raise ImageConversionError(
             "unsupported_encoding",
-            f"encoding {msg.encoding!r} is depth, not a camera image; publish one of {', '.join(COLOUR_ENCODINGS)}",
+            f"encoding {msg.encoding!r} {what}; use one of {', '.join(COLOUR_ENCODINGS)}",
         )
     return image_to_array(msg)
 

@@ -7,7 +7,8 @@ Lifecycle, parameters and /diagnostics: node_base.PipelineNode.
 Topics (relative: the launch file and `egoexo ros` put them under /egoexo):
   sub exo/image_raw, ego/image_raw (sensor_msgs/Image), instruction (std_msgs/String)
   pub hoi_masks (egoexo_ros/HOIMasks, at the model's resolution), hoi_mask_image (sensor_msgs/Image,
-      mono8 at `publish_resolution`), /diagnostics
+      mono8 at `publish_resolution`), window_ego_frame (sensor_msgs/Image rgb8: each window's ego
+      frame, as the camera stamped it, for the video node), /diagnostics
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ class MaskNode(PipelineNode):
         outputs = qos_profile(self.common.output_qos)
         self._masks_pub = self.create_lifecycle_publisher(HOIMasks, "hoi_masks", outputs)
         self._mask_image_pub = self.create_lifecycle_publisher(Image, "hoi_mask_image", outputs)
-        return [self._masks_pub, self._mask_image_pub]
+        self._window_ego_pub = self.create_lifecycle_publisher(Image, "window_ego_frame", outputs)
+        return [self._masks_pub, self._mask_image_pub, self._window_ego_pub]
 
     def _start(self, num_frames: int) -> list:
         config = self.config
@@ -71,7 +73,7 @@ class MaskNode(PipelineNode):
                 window_stride=config.window_stride,
                 max_ego_offset_ns=round(self.common.max_ego_offset_s * 1e9),
                 max_frame_gap_ns=round(config.max_frame_gap_s * 1e9),
-                ego_buffer_size=self.common.ego_buffer_size,
+                ego_buffer_size=config.ego_buffer_size,
             )
         )
         self._queue = WindowWorkQueue(self.common.max_queued_windows)
@@ -81,7 +83,7 @@ class MaskNode(PipelineNode):
         self._worker.start()
         return [
             self.create_subscription(Image, "exo/image_raw", self._on_exo, qos_profile(config.exo_qos)),
-            self.create_subscription(Image, "ego/image_raw", self._on_ego, qos_profile(self.common.ego_qos)),
+            self.create_subscription(Image, "ego/image_raw", self._on_ego, qos_profile(config.ego_qos)),
             self.create_subscription(
                 String, "instruction", self._on_instruction, reliable_qos(self.common.instruction_depth)
             ),
@@ -180,7 +182,11 @@ class MaskNode(PipelineNode):
         pipeline, window, index = self.pipeline, ready.window, ready.index
         size = (pipeline.height, pipeline.width)
         if index == 0:
-            self._mask_windows[window.window_id] = pipeline.start_window(resize_rgb(window.ego.rgb(), size))
+            ego = window.ego
+            self._mask_windows[window.window_id] = pipeline.start_window(resize_rgb(ego.rgb(), size))
+            self._window_ego_pub.publish(
+                array_to_image(ego.rgb(), "rgb8", stamp=to_time(ego.stamp_ns), frame_id=ego.frame_id)
+            )
         mask_window = self._mask_windows.get(window.window_id)
         if mask_window is None:  # its window was dropped while this frame waited
             return

@@ -83,20 +83,20 @@ COMMON_PARAMS: tuple[ParamSpec, ...] = (
         10.0,
     ),
     ParamSpec(
-        "ego_buffer_size", int, "ego frames kept to find the one nearest a window's first exo stamp", 1, 10000
-    ),
-    ParamSpec(
         "max_queued_windows", int, "windows waiting for a model at most; older ones are dropped", 1, 100
     ),
     ParamSpec("diagnostics_period_s", float, "period of /diagnostics messages", 0.05, 60.0),
     ParamSpec("warning_period_s", float, "at most one warning of each kind per this period", 0.01, 3600.0),
-    *_qos_specs("ego", "the ego camera subscription"),
     *_qos_specs("instruction", "the instruction subscription (reliable)", reliability=False),
     *_qos_specs("outputs", "the published predictions"),
 )
 
 MASK_NODE_PARAMS: tuple[ParamSpec, ...] = (
     *COMMON_PARAMS,
+    ParamSpec(
+        "ego_buffer_size", int, "ego frames kept to find the one nearest a window's first exo stamp", 1, 10000
+    ),
+    *_qos_specs("ego", "the ego camera subscription"),
     ParamSpec(
         "model_fps", float, "rate the exo stream is subsampled to, by stamp; 0: the model's", 0.0, 1000.0
     ),
@@ -122,7 +122,11 @@ MASK_NODE_PARAMS: tuple[ParamSpec, ...] = (
 
 VIDEO_NODE_PARAMS: tuple[ParamSpec, ...] = (
     *COMMON_PARAMS,
-    *_qos_specs("hoi_masks", "the subscription to the mask node's HOIMasks (reliable)", reliability=False),
+    *_qos_specs(
+        "hoi_masks",
+        "the subscriptions to the mask node's HOIMasks and window ego frames (reliable)",
+        reliability=False,
+    ),
 )
 
 
@@ -156,11 +160,9 @@ class CommonConfig:
     num_frames: int
     publish_resolution: str
     max_ego_offset_s: float
-    ego_buffer_size: int
     max_queued_windows: int
     diagnostics_period_s: float
     warning_period_s: float
-    ego_qos: QosConfig
     instruction_depth: int
     output_qos: QosConfig
 
@@ -173,7 +175,9 @@ class MaskNodeConfig:
     trigger: str
     window_stride: int
     max_frame_gap_s: float
+    ego_buffer_size: int
     exo_qos: QosConfig
+    ego_qos: QosConfig
 
 
 @dataclass(frozen=True)
@@ -192,7 +196,9 @@ def parse_mask_node_config(values: Mapping[str, Any]) -> MaskNodeConfig:
         trigger=v["trigger"],
         window_stride=v["window_stride"],
         max_frame_gap_s=v["max_frame_gap_s"],
+        ego_buffer_size=v["ego_buffer_size"],
         exo_qos=QosConfig(v["qos.exo.reliability"], v["qos.exo.depth"]),
+        ego_qos=QosConfig(v["qos.ego.reliability"], v["qos.ego.depth"]),
     )
 
 
@@ -235,11 +241,9 @@ def _common(v: dict[str, Any]) -> CommonConfig:
         num_frames=v["num_frames"],
         publish_resolution=v["publish_resolution"],
         max_ego_offset_s=v["max_ego_offset_s"],
-        ego_buffer_size=v["ego_buffer_size"],
         max_queued_windows=v["max_queued_windows"],
         diagnostics_period_s=v["diagnostics_period_s"],
         warning_period_s=v["warning_period_s"],
-        ego_qos=QosConfig(v["qos.ego.reliability"], v["qos.ego.depth"]),
         instruction_depth=v["qos.instruction.depth"],
         output_qos=QosConfig(v["qos.outputs.reliability"], v["qos.outputs.depth"]),
     )

@@ -1,11 +1,12 @@
 """The video node: when a window's HOI masks are complete, predict its ego frames and publish them.
 
-Callbacks collect masks, ego frames and the instruction (VideoWindowCollector); one worker thread
+Callbacks collect masks, window ego frames and the instruction (VideoWindowCollector); one worker thread
 runs the pipeline's video stage (generate) on a bounded queue of complete windows, the oldest
 dropped when full, and publishes. Lifecycle, parameters and /diagnostics: node_base.PipelineNode.
 
 Topics (relative: the launch file and `egoexo ros` put them under /egoexo):
-  sub hoi_masks (egoexo_ros/HOIMasks), ego/image_raw (sensor_msgs/Image), instruction (std_msgs/String)
+  sub hoi_masks (egoexo_ros/HOIMasks), window_ego_frame (sensor_msgs/Image, from the mask node),
+      instruction (std_msgs/String)
   pub pred_video (egoexo_ros/PredictedVideo), pred_frame (sensor_msgs/Image, rgb8), /diagnostics
 """
 
@@ -33,6 +34,7 @@ from egoexo_ros.video_windows import CompleteWindow, MaskFrame, VideoWindowColle
 from egoexo_ros.work_queue import WindowWorkQueue
 
 _MAX_EGO_JUMP_BACK_NS = 1_000_000_000  # a larger backward jump of ego stamps restarts the ego buffer
+_WINDOW_EGO_FRAMES_KEPT = 8  # the ego frames of the last windows; one per window
 
 
 class VideoNode(PipelineNode):
@@ -46,7 +48,7 @@ class VideoNode(PipelineNode):
             specs=VIDEO_NODE_PARAMS,
             parse=parse_video_node_config,
             counters=("windows_collected", "videos_published", "frames_rejected"),
-            rates=("hoi_masks", "ego", "instruction"),
+            rates=("hoi_masks", "window_ego_frame", "instruction"),
             shared_pipeline=shared_pipeline,
             **kwargs,
         )
@@ -65,7 +67,7 @@ class VideoNode(PipelineNode):
     def _start(self, num_frames: int) -> list:
         self._num_frames = num_frames
         self._collector = VideoWindowCollector(
-            ego_buffer_size=self.common.ego_buffer_size,
+            ego_buffer_size=_WINDOW_EGO_FRAMES_KEPT,
             max_ego_offset_ns=round(self.common.max_ego_offset_s * 1e9),
             max_frame_gap_ns=_MAX_EGO_JUMP_BACK_NS,
             max_partial_windows=self.common.max_queued_windows + 1,
@@ -79,7 +81,12 @@ class VideoNode(PipelineNode):
             self.create_subscription(
                 HOIMasks, "hoi_masks", self._on_masks, reliable_qos(self.config.hoi_masks_depth)
             ),
-            self.create_subscription(Image, "ego/image_raw", self._on_ego, qos_profile(self.common.ego_qos)),
+            self.create_subscription(
+                Image,
+                "window_ego_frame",
+                self._on_window_ego_frame,
+                reliable_qos(self.config.hoi_masks_depth),
+            ),
             self.create_subscription(
                 String, "instruction", self._on_instruction, reliable_qos(self.common.instruction_depth)
             ),
@@ -124,8 +131,8 @@ class VideoNode(PipelineNode):
         )
         self._feed(lambda collector: collector.add_mask(frame))
 
-    def _on_ego(self, msg: Image) -> None:
-        self.health.rates["ego"].tick(time.monotonic())
+    def _on_window_ego_frame(self, msg: Image) -> None:
+        self.health.rates["window_ego_frame"].tick(time.monotonic())
         try:
             frame = StampedFrame(
                 to_ns(msg.header.stamp), camera_pixels(msg), msg.header.frame_id, msg.encoding

@@ -1,9 +1,11 @@
 """The video node's side of a window: collect its per-frame masks until complete, with its ego frame and instruction.
 
 HOIMasks carries the masks and exo stamps of a window but neither its ego frame nor its
-instruction, so the video node also listens to the ego camera and the instruction: when frame 0
-of a window arrives it takes the buffered ego frame nearest the window's first exo stamp (the
-same rule as the mask node, so the same frame) and the latest instruction. Plain Python, no rclpy.
+instruction. The mask node publishes each window's ego frame on `window_ego_frame` (stamped as
+the camera stamped it), and the video node takes, when a window's masks are complete, the one of
+those nearest the window's first exo stamp (within max_ego_offset: windows are further apart, so
+this is exactly the mask node's frame, whatever order the two topics arrive in); the instruction
+is the latest the video node received when frame 0's masks arrived. Plain Python, no rclpy.
 """
 
 from __future__ import annotations
@@ -44,13 +46,15 @@ class CompleteWindow:
 @dataclass
 class _Partial:
     instruction: str
-    ego: StampedFrame
     num_frames: int
     frames: dict[int, MaskFrame] = field(default_factory=dict)
 
 
 class VideoWindowCollector:
-    """Collects HOIMasks into complete windows; keeps at most `max_partial_windows` incomplete ones."""
+    """Collects HOIMasks into complete windows; keeps at most `max_partial_windows` incomplete ones.
+
+    add_ego takes the windows' ego frames (the mask node's window_ego_frame topic).
+    """
 
     def __init__(
         self, *, ego_buffer_size: int, max_ego_offset_ns: int, max_frame_gap_ns: int, max_partial_windows: int
@@ -119,17 +123,7 @@ class VideoWindowCollector:
     def _start(self, frame: MaskFrame) -> _Partial | Problem:
         if self._instruction is None:
             return self._give_up(frame.window_id, "no instruction received yet by the video node")
-        ego = self._ego.nearest(frame.stamp_ns)
-        if ego is None or abs(ego.stamp_ns - frame.stamp_ns) > self._max_ego_offset_ns:
-            newest = self._ego.newest_stamp_ns
-            latest = "none yet" if newest is None else f"the latest is stamped {seconds(newest)}"
-            return self._give_up(
-                frame.window_id,
-                f"no ego frame within {seconds(self._max_ego_offset_ns)} of its first exo stamp "
-                f"{seconds(frame.stamp_ns)} ({latest})",
-                kind="ego_missing",
-            )
-        partial = _Partial(self._instruction, ego, frame.num_frames)
+        partial = _Partial(self._instruction, frame.num_frames)
         self._partials[frame.window_id] = partial
         return partial
 
@@ -138,13 +132,23 @@ class VideoWindowCollector:
         self._given_up.append(window_id)
         return Problem(kind, f"window {window_id} dropped: {why}", dropped_window=window_id)
 
-    @staticmethod
-    def _complete(window_id: int, partial: _Partial) -> CompleteWindow:
+    def _complete(self, window_id: int, partial: _Partial) -> CompleteWindow | Problem:
         frames = [partial.frames[i] for i in range(partial.num_frames)]
+        first = frames[0].stamp_ns
+        ego = self._ego.nearest(first)
+        if ego is None or abs(ego.stamp_ns - first) > self._max_ego_offset_ns:
+            newest = self._ego.newest_stamp_ns
+            latest = "none yet" if newest is None else f"the latest is stamped {seconds(newest)}"
+            return self._give_up(
+                window_id,
+                f"no window ego frame within {seconds(self._max_ego_offset_ns)} of its first exo stamp "
+                f"{seconds(first)} ({latest})",
+                kind="ego_missing",
+            )
         return CompleteWindow(
             window_id=window_id,
             instruction=partial.instruction,
-            ego=partial.ego,
+            ego=ego,
             exo_stamps_ns=[f.stamp_ns for f in frames],
             masks=np.stack([f.mask for f in frames]),
             mask_latency_s=sum(f.latency_s for f in frames),

@@ -141,6 +141,8 @@ class WindowAssembler:
                     )
                 ]
             events += self._restart("exo_time_reset", f"exo stamps jumped back by {seconds(last - stamp)}")
+            # Ego frames of the old time base (far ahead of the new stamps) would match the new windows.
+            self._ego.forget_after(stamp + self.config.max_frame_gap_ns)
         elif last is not None and stamp - last > self.config.max_frame_gap_ns:
             events += self._restart("exo_gap", f"no exo frame for {seconds(stamp - last)}")
         self._last_exo_ns = stamp

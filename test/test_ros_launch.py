@@ -28,9 +28,9 @@ def test_the_launch_file_compiles_and_defines_generate_launch_description():
 
 
 def test_every_parameter_launch_argument_is_a_parameter_of_the_parameters_file():
-    file_parameters = set()
-    for section in yaml.safe_load((ROOT / "config" / "predict.yaml").read_text()).values():
-        file_parameters.update(section["ros__parameters"])
+    file_parameters = set(
+        yaml.safe_load((ROOT / "config" / "predict.yaml").read_text())["/**"]["ros__parameters"]
+    )
     declared = {spec.name for spec in MASK_NODE_PARAMS + VIDEO_NODE_PARAMS}
 
     arguments = set(launch_constant("PARAMETER_ARGUMENTS"))

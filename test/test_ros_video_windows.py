@@ -54,22 +54,33 @@ def test_a_window_is_complete_with_all_masks_in_order_its_ego_frame_and_instruct
     assert c.partial_windows == 0
 
 
+def test_the_ego_frame_may_arrive_after_the_first_masks():
+    c = collector()
+    c.add_instruction("go")
+    events = c.add_mask(mask(0, 0)) + c.add_mask(mask(0, 1))
+
+    c.add_ego(ego(10.0))
+    [window] = c.add_mask(mask(0, 2))
+
+    assert events == [] and window.ego.stamp_ns == 10 * NS
+
+
 def test_a_window_without_a_near_ego_frame_or_instruction_is_dropped():
     c = collector()
     c.add_ego(ego(10.0))
     [no_instruction] = c.add_mask(mask(0, 0))
     c.add_instruction("go")
-    [no_ego] = c.add_mask(mask(5, 0))
+    no_ego = [e for i in range(3) for e in c.add_mask(mask(5, i))]
 
     assert (
         no_instruction.kind == "masks_incomplete" and "no instruction received yet" in no_instruction.message
     )
-    assert no_ego.kind == "ego_missing" and no_ego.dropped_window == 5
+    assert [(p.kind, p.dropped_window) for p in no_ego] == [("ego_missing", 5)]
     assert (
-        "no ego frame within 0.100 s of its first exo stamp 15.000 s (the latest is stamped 10.000 s)"
-        in no_ego.message
+        "no window ego frame within 0.100 s of its first exo stamp 15.000 s (the latest is stamped 10.000 s)"
+        in no_ego[0].message
     )
-    assert c.add_mask(mask(5, 1)) == []  # the rest of a dropped window is ignored quietly
+    assert c.add_mask(mask(0, 1)) == []  # the rest of a dropped window is ignored quietly
 
 
 def test_masks_without_frame_0_drop_the_window_once():

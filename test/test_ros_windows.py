@@ -219,3 +219,30 @@ def test_a_pause_between_windows_is_no_problem():
 
     assert problems(events) == []
     assert [w for w, _, _ in ready(events)] == [1, 1, 1, 1]
+
+
+def test_exo_jumping_back_before_the_ego_stream_does_forgets_the_old_ego_frames():
+    assembler = WindowAssembler(CONFIG)
+    play(assembler, 100.0, 100.5, rate=10)
+    assembler.add_instruction("go")
+
+    events = assembler.add_exo(frame(0.0))  # the exo camera restarts first
+    events += assembler.add_ego(frame(0.0))
+    events += play(assembler, 0.1, 0.4, rate=10)
+
+    assert [p.kind for p in problems(events)] == ["exo_time_reset"]
+    assert [w for w, _, _ in ready(events)] == [0, 0, 0, 0]
+
+
+def test_ego_jumping_back_before_the_exo_stream_does_keeps_the_new_ego_frame():
+    assembler = WindowAssembler(CONFIG)
+    play(assembler, 100.0, 100.5, rate=10)
+    assembler.add_instruction("go")
+
+    events = assembler.add_ego(frame(0.0))  # the ego camera restarts first
+    events += assembler.add_exo(frame(0.0))
+    events += play(assembler, 0.1, 0.4, rate=10)
+
+    assert [p.kind for p in problems(events)] == ["ego_time_reset", "exo_time_reset"]
+    assert [w for w, _, _ in ready(events)] == [0, 0, 0, 0]
+    assert events[-1].window.ego.stamp_ns == 0

@@ -1,0 +1,308 @@
+"""Bad input through real topics: the nodes drop it, warn once per kind, count it in /diagnostics,
+keep their queues bounded, and go on serving valid input (tiny random-init pipeline)."""
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+
+from egoexo_ros.demo import DemoClient
+from egoexo_ros.images import array_to_image
+from egoexo_ros.mask_node import MaskNode
+from egoexo_ros.node_support import to_time
+from egoexo_ros.pipeline_handle import load_pipeline
+from egoexo_ros.runner import RunningNodes
+from egoexo_ros.video_node import VideoNode
+
+pytestmark = pytest.mark.ros
+PARAMS_FILE = Path(__file__).resolve().parents[1] / "config" / "predict.yaml"
+SIZE, FRAMES, FPS = 32, 4, 8.0
+RNG = np.random.default_rng(5)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> Path:
+    from egoexo_models.pipeline import write_random_weights
+
+    return write_random_weights(tmp_path_factory.mktemp("weights"), size=SIZE, num_frames=FRAMES)
+
+
+class Harness:
+    """Publishes camera frames and instructions, receives predictions and /diagnostics (one context)."""
+
+    def __init__(self, context: Context) -> None:
+        self.client = DemoClient(context=context)
+        self.diagnostics: dict[str, dict[str, str]] = {}
+        self.diagnostics_seen = 0
+        self.client.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 50)
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.client)
+        self.spinner = threading.Thread(target=self.executor.spin, daemon=True)
+        self.spinner.start()
+        self.stamp_ns = self.client.get_clock().now().nanoseconds
+        assert self.client.wait_for_nodes(timeout_s=60.0)
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.spinner.join()
+        self.client.destroy_node()
+
+    def _on_diagnostics(self, message: DiagnosticArray) -> None:
+        with self.client.changed:
+            for status in message.status:
+                node = "mask_node" if "mask_node" in status.name else "video_node"
+                self.diagnostics[node] = {kv.key: kv.value for kv in status.values} | {
+                    "message": status.message
+                }
+            self.diagnostics_seen += 1
+            self.client.changed.notify_all()
+
+    def fresh_diagnostics(self, node: str) -> dict[str, str]:
+        """The node's /diagnostics values, from messages published after this call."""
+        with self.client.changed:
+            seen = self.diagnostics_seen
+            self.client.changed.wait_for(lambda: self.diagnostics_seen >= seen + 4, timeout=10.0)
+            return dict(self.diagnostics[node])
+
+    def problems(self, node: str, kind: str) -> int:
+        return int(self.fresh_diagnostics(node).get(f"problems.{kind}", "0"))
+
+    def next_stamp(self, seconds: float = 1 / FPS) -> int:
+        self.stamp_ns += round(seconds * 1e9)
+        return self.stamp_ns
+
+    def instruction(self, text: str) -> None:
+        self.client.instruction_pub.publish(String(data=text))
+        time.sleep(0.1)
+
+    def frames(self, count: int, *, exo_size=(SIZE, SIZE), ego_size=(SIZE, SIZE), ego: bool = True) -> None:
+        for _ in range(count):
+            stamp = to_time(self.next_stamp())
+            if ego:
+                pixels = RNG.integers(0, 256, (*ego_size, 3), dtype=np.uint8)
+                self.client.ego_pub.publish(
+                    array_to_image(pixels, "rgb8", stamp=stamp, frame_id="ego_camera")
+                )
+            pixels = RNG.integers(0, 256, (*exo_size, 3), dtype=np.uint8)
+            self.client.exo_pub.publish(array_to_image(pixels, "rgb8", stamp=stamp, frame_id="exo_camera"))
+            time.sleep(0.01)
+
+    def window(self, text: str = "pick up the cup", **sizes) -> None:
+        """One valid window: an instruction, then FRAMES frames."""
+        self.instruction(text)
+        self.frames(FRAMES, **sizes)
+
+    def videos(self) -> set[int]:
+        with self.client.changed:
+            return {w for w, outputs in self.client.windows.items() if outputs.video is not None}
+
+    def wait_for_new_video(self, known: set[int], timeout_s: float = 60.0):
+        with self.client.changed:
+            ready = self.client.changed.wait_for(lambda: self.videos() - known, timeout=timeout_s)
+            assert ready, f"no new PredictedVideo; last /diagnostics: {self.diagnostics}"
+            return self.client.windows[max(self.videos() - known)].video
+
+
+def node_context(weights: Path, *extra: str) -> Context:
+    context = Context()
+    arguments = ["-p", f"weights_dir:={weights}", "-p", "steps:=1", "-p", "diagnostics_period_s:=0.05"]
+    arguments += [
+        "-p",
+        "warning_period_s:=60.0",
+        "-p",
+        "qos.exo.reliability:=reliable",
+        "-p",
+        "qos.exo.depth:=100",
+    ]
+    arguments += ["-p", "qos.ego.reliability:=reliable", "-p", "qos.ego.depth:=100", *extra]
+    rclpy.init(context=context, args=["test", "--ros-args", "--params-file", str(PARAMS_FILE), *arguments])
+    return context
+
+
+@pytest.fixture(scope="module")
+def harness(weights):
+    context = node_context(weights)
+    try:
+        with RunningNodes([MaskNode, VideoNode], context=context):
+            harness = Harness(context)
+            try:
+                yield harness
+            finally:
+                harness.close()
+    finally:
+        rclpy.shutdown(context=context)
+
+
+def bad_images() -> dict[str, Image]:
+    good = array_to_image(
+        RNG.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8), "rgb8", frame_id="exo_camera"
+    )
+    unsupported = array_to_image(np.zeros((SIZE, SIZE), np.uint8), "mono8")
+    unsupported.encoding = "yuv422"
+    depth = array_to_image(np.ones((SIZE, SIZE), np.float32), "32FC1")
+    wrong_step = array_to_image(np.zeros((SIZE, SIZE, 3), np.uint8), "rgb8")
+    wrong_step.step = SIZE  # one byte per pixel for rgb8
+    truncated = array_to_image(np.zeros((SIZE, SIZE, 3), np.uint8), "rgb8")
+    truncated.data = bytes(good.data)[:-100]
+    zero = Image(height=0, width=SIZE, encoding="rgb8", step=3 * SIZE)
+    return {
+        "exo_unsupported_encoding": unsupported,
+        "exo_unsupported_encoding_depth": depth,
+        "exo_wrong_step": wrong_step,
+        "exo_wrong_buffer_size": truncated,
+        "exo_zero_size": zero,
+    }
+
+
+def test_bad_images_are_dropped_warned_once_per_kind_counted_and_valid_input_still_served(harness, capfd):
+    before = harness.fresh_diagnostics("mask_node")
+    known = harness.videos()
+    harness.instruction("pick up the cup")
+    for image in bad_images().values():
+        for _ in range(5):
+            image.header.stamp = to_time(harness.next_stamp())
+            harness.client.exo_pub.publish(image)
+            time.sleep(0.01)
+    harness.frames(FRAMES)
+
+    harness.wait_for_new_video(known)
+    after = harness.fresh_diagnostics("mask_node")
+    log = capfd.readouterr().err
+
+    def added(key: str) -> int:
+        return int(after.get(key, "0")) - int(before.get(key, "0"))
+
+    assert added("problems.exo_unsupported_encoding") == 10
+    assert added("problems.exo_wrong_step") == added("problems.exo_wrong_buffer_size") == 5
+    assert added("problems.exo_zero_size") == 5
+    assert added("frames_rejected") == 25
+    assert (
+        log.count(
+            "exo image dropped: encoding 'yuv422' is not supported; use one of rgb8, bgr8, rgba8, bgra8, mono8, mono16\n"
+        )
+        == 1
+    )
+    assert log.count("exo image dropped: step 32 is shorter than a row of 32 rgb8 pixels") == 1
+    assert log.count("exo image dropped: data holds 2972 bytes") == 1
+    assert log.count("exo image dropped: image is 32x0") == 1
+
+
+def test_exo_and_ego_of_different_resolutions_are_each_resized_to_the_model(harness):
+    known = harness.videos()
+
+    harness.window(exo_size=(48, 64), ego_size=(30, 20))
+
+    video = harness.wait_for_new_video(known)
+    assert {(f.height, f.width) for f in video.frames} == {(SIZE, SIZE)}
+
+
+def test_a_stopped_ego_stream_drops_the_window_with_a_warning_then_recovers(harness, capfd):
+    dropped_before = int(harness.fresh_diagnostics("mask_node")["windows_dropped"])
+    known = harness.videos()
+
+    harness.instruction("no ego camera")
+    harness.frames(FRAMES + 2, ego=False)
+    after_stop = harness.fresh_diagnostics("mask_node")
+    harness.window("the ego camera is back")
+
+    assert int(after_stop["windows_dropped"]) == dropped_before + 1
+    assert after_stop["problems.ego_missing"] == "1"
+    assert "dropping input: ego_missing" in after_stop["message"]
+    assert harness.wait_for_new_video(known).instruction == "the ego camera is back"
+    assert capfd.readouterr().err.count("is the ego camera publishing?") == 1
+
+
+def test_exo_stamps_out_of_order_or_jumping_back_are_dropped_or_restart_the_stream(harness):
+    known = harness.videos()
+    harness.instruction("out of order")
+    harness.frames(2)
+    late = array_to_image(
+        np.zeros((SIZE, SIZE, 3), np.uint8), "rgb8", stamp=to_time(harness.stamp_ns - 10**8)
+    )
+    harness.client.exo_pub.publish(late)
+    harness.frames(FRAMES - 2)
+    first = harness.wait_for_new_video(known)
+
+    harness.stamp_ns -= 100 * 10**9  # a bag replayed from its start
+    harness.window("after the jump back")
+    second = harness.wait_for_new_video(known | {first.window_id})
+
+    assert harness.problems("mask_node", "exo_out_of_order") == 1
+    assert harness.problems("mask_node", "exo_time_reset") == 1
+    assert harness.problems("video_node", "ego_time_reset") == 1
+    assert first.instruction == "out of order" and second.instruction == "after the jump back"
+
+
+def test_an_instruction_flood_keeps_the_newest_and_counts_the_rest(harness, capfd):
+    known = harness.videos()
+    for i in range(100):
+        harness.client.instruction_pub.publish(String(data=f"flood {i}"))
+        time.sleep(0.01)
+    time.sleep(0.2)
+    harness.frames(FRAMES)
+
+    video = harness.wait_for_new_video(known)
+    superseded = harness.problems("mask_node", "instruction_superseded")
+
+    assert video.instruction == "flood 99"
+    assert 1 <= superseded <= 99  # keep-last-1 QoS may itself drop some of a burst
+    assert capfd.readouterr().err.count("was replaced by a newer one before its window started") == 1
+
+
+class SlowVideoPipeline:
+    """The real tiny pipeline whose video stage takes seconds, like a full-size model on a CPU."""
+
+    def __init__(self, pipeline, delay_s: float) -> None:
+        self._pipeline, self._delay_s = pipeline, delay_s
+
+    def __getattr__(self, name: str):
+        return getattr(self._pipeline, name)
+
+    def generate(self, *args, **kwargs):
+        time.sleep(self._delay_s)
+        return self._pipeline.generate(*args, **kwargs)
+
+
+@pytest.mark.slow
+def test_a_60_hz_camera_while_predictions_take_seconds_keeps_queues_bounded_and_serves_the_newest(
+    weights, capfd
+):
+    context = node_context(weights, "-p", "trigger:=continuous", "-p", f"window_stride:={FRAMES}")
+    try:
+        with RunningNodes(
+            [MaskNode, VideoNode], context=context, loader=lambda c: SlowVideoPipeline(load_pipeline(c), 2.0)
+        ):
+            harness = Harness(context)
+            try:
+                harness.instruction("keep going")
+                queued, start = [], time.monotonic()
+                while time.monotonic() - start < 6.0:
+                    for _ in range(6):  # 60 Hz: stamps 1/60 s apart, a tenth of a second per burst
+                        stamp = to_time(harness.next_stamp(1 / 60))
+                        pixels = RNG.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
+                        harness.client.ego_pub.publish(array_to_image(pixels, "rgb8", stamp=stamp))
+                        harness.client.exo_pub.publish(array_to_image(pixels, "rgb8", stamp=stamp))
+                    time.sleep(0.1)
+                    queued.append(int(harness.diagnostics.get("video_node", {}).get("queued_windows", "0")))
+                during = harness.fresh_diagnostics("video_node")
+                known = harness.videos()
+                harness.frames(2 * FRAMES)  # valid input afterwards still gets a prediction
+                harness.wait_for_new_video(known, timeout_s=30.0)
+            finally:
+                harness.close()
+    finally:
+        rclpy.shutdown(context=context)
+
+    assert max(queued) <= 2  # max_queued_windows in config/predict.yaml
+    assert int(during["problems.video_stage_behind"]) >= 1
+    assert int(during["windows_dropped"]) == int(during["problems.video_stage_behind"])
+    assert int(during["videos_published"]) >= 1
+    assert capfd.readouterr().err.count("the video stage is behind") == 1
