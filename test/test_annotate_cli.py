@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from test_annotate_support import ColourSegmenter, colour_frames, export_onnx, write_colour_clip, write_spec
+from test_annotate_support import (
+    ColourSegmenter,
+    colour_frames,
+    export_onnx,
+    torch_threads,
+    write_colour_clip,
+    write_spec,
+)
 
 from egoexo_models.clip import read_clip, read_meta
 from training.annotate import main
@@ -20,6 +27,12 @@ from training.annotation.keyframes import KeyframePolicy
 from training.annotation.sam2_tracker import build_sam2_tracker
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    with torch_threads(1):  # several times faster than the default on the shared test machine
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -201,6 +214,8 @@ def test_annotate_py_runs_as_a_script(clips, spec):
             "--prompter",
             str(spec),
             "--per-frame-only",
+            "--threads",
+            "1",
         ],
         capture_output=True,
         text=True,

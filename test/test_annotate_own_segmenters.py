@@ -3,13 +3,19 @@
 import numpy as np
 import pytest
 import torch
-from test_annotate_support import colour_frames, export_onnx, export_torchscript, write_spec
+from test_annotate_support import colour_frames, export_onnx, export_torchscript, torch_threads, write_spec
 
 from egoexo_models.maskpred.config import SegmenterConfig
 from egoexo_models.maskpred.segmenter import HOISegmenter
 from egoexo_models.weights import save_weights
 from training.annotate import build_prompter
 from training.annotation.generic import GenericModelPrompter, load_prompter_spec
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    with torch_threads(1):  # several times faster than the default on the shared test machine
+        yield
 
 
 @pytest.fixture(scope="module")

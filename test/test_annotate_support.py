@@ -5,7 +5,9 @@ move from frame to frame. ColourSegmenter is a real torch network (a 1x1 convolu
 weights) that segments it, exported to ONNX and TorchScript for the generic prompter.
 """
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +103,17 @@ def export_torchscript(module: nn.Module, path: Path, *, trace_size: int | None 
             scripted = torch.jit.trace(module, torch.zeros(1, 3, trace_size, trace_size))
         torch.jit.save(scripted, str(path))
     return path
+
+
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run torch with `count` intra-op threads; one avoids OpenMP spin-waits on shared, busy cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def write_spec(path: Path, **spec) -> Path:

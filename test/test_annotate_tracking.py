@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from test_annotate_support import colour_frames
+from test_annotate_support import colour_frames, torch_threads
 
 from training.annotation.keyframes import KeyframePolicy, agreement, box_iou, mask_iou, should_reprompt
 from training.annotation.prompts import Box, FramePrompt
@@ -30,6 +30,12 @@ needs_sam2 = pytest.mark.skipif(
 def tracker():
     torch.manual_seed(0)
     return build_sam2_tracker("sam2.1_hiera_t", None, image_size=64, allow_random_init=True)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    with torch_threads(1):  # several times faster than the default on the shared test machine
+        yield
 
 
 def label_prompts(labels: np.ndarray) -> list[FramePrompt]:

@@ -63,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--workers", type=int, default=1, help="clips annotated in parallel (processes)")
     parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads per worker (default: CPU cores / workers; 1 is fastest on shared, busy cores)",
+    )
+    parser.add_argument(
         "--overwrite", action="store_true", help="annotate clips again, replacing their masks"
     )
     return parser
@@ -158,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.workers < 1:
             raise ValueError(f"--workers must be at least 1, got {args.workers}")
+        if args.threads is not None and args.threads < 1:
+            raise ValueError(f"--threads must be at least 1, got {args.threads}")
+        worker_threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
         if not args.per_frame_only and args.sam2_checkpoint is None:
             raise ValueError(
                 "SAM-2 needs weights and none ship with egoexo: pass --sam2-checkpoint PATH (with the matching "
@@ -178,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
         clips = [c for c in list_clips(root) if not c.name.startswith(".")]
         if not clips:
             raise ValueError(f"{root}: no clip directories (with meta.json) found")
+        if args.threads is not None and args.workers == 1:
+            import torch
+
+            torch.set_num_threads(args.threads)
         annotator = build_annotator(recipe)  # in this process too: bad settings fail here, once
     except (ValueError, FileNotFoundError) as error:
         print(f"annotate.py: error: {error}", file=sys.stderr)
@@ -193,9 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             import multiprocessing
 
-            threads = max(1, (os.cpu_count() or 1) // args.workers)
             executor = ProcessPoolExecutor(
-                args.workers, multiprocessing.get_context("spawn"), _init_worker, (recipe, threads)
+                args.workers, multiprocessing.get_context("spawn"), _init_worker, (recipe, worker_threads)
             )
             results = executor.map(_annotate_in_worker, clips)
         try:
