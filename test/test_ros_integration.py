@@ -43,7 +43,8 @@ def weights(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def clip_dir(tmp_path_factory) -> Path:
-    """A clip at the models' size, without exo masks (so `egoexo predict` runs the segmenter like the nodes)."""
+    """A clip at the models' size, without exo masks (so `egoexo predict` runs the segmenter like the nodes),
+    with ground-truth ego masks (so it can be evaluated)."""
     rng = np.random.default_rng(3)
     clip = Clip(
         meta=ClipMeta(
@@ -51,6 +52,7 @@ def clip_dir(tmp_path_factory) -> Path:
         ),
         exo=rng.integers(0, 256, (FRAMES, SIZE, SIZE, 3), dtype=np.uint8),
         ego=rng.integers(0, 256, (FRAMES, SIZE, SIZE, 3), dtype=np.uint8),
+        ego_masks=rng.integers(0, 3, (FRAMES, SIZE, SIZE), dtype=np.uint8),
     )
     return write_clip(tmp_path_factory.mktemp("clips") / "clip", clip)
 
@@ -158,3 +160,17 @@ def test_two_processes_egoexo_ros_serves_a_separate_client_and_stops_cleanly(wei
     check_messages(outputs, stamps, predicted)
     assert nodes.returncode == 0, log
     assert "active: torch on cpu" in log
+
+
+def test_the_demo_plays_clips_through_the_nodes_writes_predictions_and_evaluates_them(
+    weights, clip_dir, tmp_path
+):
+    from egoexo_ros.demo import run_demo
+
+    status = run_demo(clip_dir.parent, tmp_path, ros_args=node_arguments(weights))
+
+    assert status == 0
+    prediction = read_prediction(tmp_path / "pred" / "clip")
+    assert prediction.frames.shape == (FRAMES - 1, SIZE, SIZE, 3) and prediction.info["source"] == "ros"
+    assert (tmp_path / "pred" / "clip" / "preview.gif").is_file()
+    assert '"clip"' in (tmp_path / "evaluation.json").read_text()
