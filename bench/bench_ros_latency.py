@@ -1,15 +1,16 @@
 """End-to-end latency through the ROS nodes, and the ROS layer's share of it.
 
-    .venv/bin/python bench/bench_ros_latency.py [--processes 1|2] [--windows 4] [--size 640x480]
-        [--clip samples/test/<clip>] [--ros-args -p steps:=10 ...]
+    .venv/bin/python bench/bench_ros_latency.py [--processes 1|2] [--windows 4] [--warmup 1]
+        [--size 640x480] [--clip samples/test/<clip>] [--ros-args -p steps:=10 ...]
 
-Plays a sample clip, scaled to --size, as exo and ego camera topics at the clip's fps (each window
-is started by the clip's instruction) and measures, per window, the time from publishing its last
-exo frame to receiving its PredictedVideo. The models' share of that time is the mask step of the
-last frame (HOIMasks.latency_s) plus the video stage (PredictedVideo timing "video_stage"); the
-rest is the ROS layer: conversion, resizing, queues, serialization, transport, and waiting for
-the GIL. With --processes 2 the nodes run in a separate `egoexo ros` process (with the Fast DDS
-large-image profile), as on a robot; with 1 they share this process.
+Plays a sample clip, scaled to --size, as exo and ego camera topics at the clip's fps, once per
+window (each started by the clip's instruction; the --warmup windows first, not measured), and
+measures per window the time from publishing its last exo frame to receiving its PredictedVideo.
+The models' share of that time is the mask step of the last frame (HOIMasks.latency_s) plus the
+video stage (PredictedVideo timing "video_stage"); the rest is the ROS layer: conversion,
+resizing, queues, serialization, transport, and waiting for the GIL. With --processes 2 the
+nodes run in a separate `egoexo ros` process (with the Fast DDS large-image profile), as on a
+robot; with 1 they share this process.
 """
 
 from __future__ import annotations
@@ -73,7 +74,10 @@ def measure(client: DemoClient, clip: Clip, windows: int, timeout_s: float) -> l
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, choices=(1, 2), default=1)
-    parser.add_argument("--windows", type=int, default=4)
+    parser.add_argument("--windows", type=int, default=4, help="windows measured")
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="windows played first, not measured (first calls)"
+    )
     parser.add_argument("--size", default="640x480", help="camera resolution WIDTHxHEIGHT")
     parser.add_argument("--clip", type=Path, default=None, help="default: the first clip under samples/test")
     parser.add_argument("--timeout", type=float, default=600.0)
@@ -114,7 +118,7 @@ def main() -> int:
                 f"windows of {clip.num_frames} frames",
                 flush=True,
             )
-            results = measure(client, clip, args.windows, args.timeout)
+            results = measure(client, clip, args.warmup + args.windows, args.timeout)[args.warmup :]
         finally:
             executor.shutdown()
             spinner.join()
