@@ -30,8 +30,9 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 
 from egoexo_models.clip import Clip, list_clips, read_clip
-from egoexo_ros.demo import DEFAULT_PARAMS, DemoClient
+from egoexo_ros.demo import DemoClient
 from egoexo_ros.mask_node import MaskNode
+from egoexo_ros.params import default_params_file
 from egoexo_ros.resize import resize_rgb
 from egoexo_ros.runner import RunningNodes
 from egoexo_ros.video_node import VideoNode
@@ -86,7 +87,7 @@ def main() -> int:
     clip = scaled(read_clip(args.clip or list_clips(ROOT / "samples" / "test")[0]), height, width)
     os.environ.setdefault("ROS_DOMAIN_ID", str(150 + os.getpid() % 80))
     os.environ["FASTRTPS_DEFAULT_PROFILES_FILE"] = os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = str(PROFILE)
-    argv = ["bench", "--ros-args", "--params-file", str(DEFAULT_PARAMS), *ros_args]
+    argv = ["bench", "--ros-args", "--params-file", str(default_params_file()), *ros_args]
     nodes_process = None
     if args.processes == 2:
         command = [
@@ -95,7 +96,7 @@ def main() -> int:
             "egoexo_models.cli",
             "ros",
             "--params-file",
-            str(DEFAULT_PARAMS),
+            str(default_params_file()),
             *ros_args,
         ]
         nodes_process = subprocess.Popen(command, cwd=ROOT)

@@ -28,9 +28,10 @@ from rclpy.executors import SingleThreadedExecutor
 from std_msgs.msg import String
 
 from egoexo_models.clip import list_clips, read_clip
-from egoexo_ros.demo import DEFAULT_PARAMS, DemoClient
+from egoexo_ros.demo import DemoClient
 from egoexo_ros.images import array_to_image
 from egoexo_ros.node_support import to_time
+from egoexo_ros.params import default_params_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_ros_latency import PROFILE, ROOT, scaled
@@ -77,7 +78,7 @@ def main() -> int:
         "egoexo_models.cli",
         "ros",
         "--params-file",
-        str(DEFAULT_PARAMS),
+        str(default_params_file()),
         *node_args,
     ]
     nodes = subprocess.Popen(command, cwd=ROOT)

@@ -29,10 +29,10 @@ from egoexo_ros.images import array_to_image, image_to_array
 from egoexo_ros.mask_node import MaskNode
 from egoexo_ros.msg import HOIMasks, PredictedVideo
 from egoexo_ros.node_support import reliable_qos, to_ns, to_time
+from egoexo_ros.params import default_params_file
 from egoexo_ros.runner import NodeStartError, RunningNodes
 from egoexo_ros.video_node import VideoNode
 
-DEFAULT_PARAMS = Path(__file__).resolve().parents[1] / "config" / "predict.yaml"
 # The demo publishes predictions at the clips' size, so they can be scored against them.
 DEMO_OVERRIDES = ("-p", "publish_resolution:=ego_camera")
 
@@ -144,17 +144,21 @@ def run_demo(
     clip_root: Path,
     out_root: Path,
     *,
-    params_file: Path = DEFAULT_PARAMS,
+    params_file: Path | None = None,
     ros_args: Sequence[str] = (),
     timeout_s: float = 600.0,
 ) -> int:
     """Play every clip under `clip_root` through the nodes, write predictions under out_root/pred, score them.
+
+    params_file: the nodes' parameters (default: config/predict.yaml); ros_args: more ROS arguments
+    (`-p name:=value` overrides); timeout_s: how long to wait for each clip's video.
 
     Returns 0 when every clip got its prediction and the evaluation ran, 1 otherwise.
     """
     from egoexo_models.evaluation import evaluate
 
     clips = list_clips(clip_root)
+    params_file = params_file or default_params_file()
     pred_root = out_root / "pred"
     argv = ["egoexo-demo", "--ros-args", "--params-file", str(params_file), *DEMO_OVERRIDES, *ros_args]
     domain = (

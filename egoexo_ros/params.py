@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 BACKENDS = ("torch", "onnxruntime", "tensorrt")
+_SOURCE_PARAMS_FILE = Path(__file__).resolve().parents[1] / "config" / "predict.yaml"
 RELIABILITIES = ("best_effort", "reliable")
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
@@ -206,6 +207,15 @@ def parse_video_node_config(values: Mapping[str, Any]) -> VideoNodeConfig:
     """Validate the video node's parameter values (name -> value; None when unset)."""
     v = _validated(VIDEO_NODE_PARAMS, values)
     return VideoNodeConfig(common=_common(v), hoi_masks_depth=v["qos.hoi_masks.depth"])
+
+
+def default_params_file() -> Path:
+    """config/predict.yaml of this checkout, else of the installed package (colcon's share directory)."""
+    if _SOURCE_PARAMS_FILE.is_file():
+        return _SOURCE_PARAMS_FILE
+    from ament_index_python.packages import get_package_share_directory
+
+    return Path(get_package_share_directory("egoexo_ros")) / "config" / "predict.yaml"
 
 
 def window_length(requested: int, model_frames: int) -> int:
