@@ -97,3 +97,17 @@ def test_shutdown_joins_the_executor_before_the_context_ends():
         assert [n.state for n in running.nodes] == ["unconfigured", "unconfigured"]
     rclpy.shutdown(context=context)
     assert time.monotonic() - start < 10.0
+
+
+def test_parameters_are_declared_read_only_with_descriptions_ranges_and_choices():
+    context = ros_context()
+    try:
+        node = MaskNode(context=context)
+        steps, trigger = node.describe_parameters(["steps", "trigger"])
+        node.destroy_node()
+    finally:
+        rclpy.shutdown(context=context)
+
+    assert steps.description == "number of denoising steps" and steps.read_only
+    assert (steps.integer_range[0].from_value, steps.integer_range[0].to_value) == (1, 1000)
+    assert trigger.additional_constraints == "one of: instruction, continuous"
