@@ -5,7 +5,9 @@ For each clip and view (ego, exo) it runs
     - the same prompter followed by SAM-2 propagation ("+sam2"),
 and reports against the clip's ground-truth masks: IoU (hand, object, hand-or-object; DAVIS
 convention, 1 when both are empty), temporal flicker (mean 1 - IoU of the hand-or-object mask
-between consecutive frames; the ground truth's own value is the motion baseline), the number of
+between consecutive frames; the ground truth's own value is the motion baseline), unexplained
+flicker (pixels whose label changes between consecutive frames while the true label does not, per
+pixel of true hand or object in either frame; 0 for the ground truth), the number of
 SAM-2 keyframes, and speed (prompter frames/s, SAM-2 propagation frames/s excluding the prompter).
 
 Prompters: "ground-truth" (the clip's own masks, which isolates what SAM-2 propagation does), and
@@ -62,6 +64,15 @@ def frame_ious(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
         )
         for name, labels in parts.items()
     }
+
+
+def unexplained_flicker(labels: np.ndarray, truth: np.ndarray) -> float:
+    """Mean over consecutive frames of label changes where the truth does not change, per true foreground pixel."""
+    ratios = []
+    for (a, b), (ta, tb) in zip(itertools.pairwise(labels), itertools.pairwise(truth), strict=True):
+        spurious = np.count_nonzero((a != b) & (ta == tb))
+        ratios.append(spurious / max(1, np.count_nonzero((ta > 0) | (tb > 0))))
+    return float(np.mean(ratios))
 
 
 def flicker(labels: np.ndarray) -> float:
@@ -140,11 +151,12 @@ def main() -> int:
                 for mode, labels in outputs:
                     row = rows.setdefault(
                         f"{view} {prompter.name} {mode}",
-                        {"iou": [], "flicker": [], "fps": [], "keyframes": [], "clips": 0},
+                        {"iou": [], "flicker": [], "unexplained": [], "fps": [], "keyframes": [], "clips": 0},
                     )
                     row["clips"] += 1
                     row["iou"].append(frame_ious(labels, truth))
                     row["flicker"].append(flicker(labels))
+                    row["unexplained"].append(unexplained_flicker(labels, truth))
                     seconds = prompt_seconds if mode == "per-frame" else track_seconds
                     if not (mode == "per-frame" and isinstance(prompter, GroundTruthPrompter)):
                         row["fps"].append(len(frames) / seconds)
@@ -158,7 +170,7 @@ def main() -> int:
     for note in notes:
         print(f"NOTE: {note}")
     print(
-        f"{'view / prompter / mode':58s} {'clips':>5s} {'IoU hand':>8s} {'object':>7s} {'h-or-o':>7s} {'flicker':>7s} {'frames/s':>8s} {'keyfr.':>6s}"
+        f"{'view / prompter / mode':58s} {'clips':>5s} {'IoU hand':>8s} {'object':>7s} {'h-or-o':>7s} {'flicker':>7s} {'unexpl.':>7s} {'frames/s':>8s} {'keyfr.':>6s}"
     )
     for name, row in rows.items():
         iou = (
@@ -170,6 +182,7 @@ def main() -> int:
             "clips": row["clips"],
             "iou": iou,
             "flicker": float(np.mean(row["flicker"])),
+            "unexplained_flicker": float(np.mean(row["unexplained"])),
             "frames_per_s": float(np.mean(row["fps"])) if row["fps"] else None,
             "keyframes_per_clip": float(np.mean(row["keyframes"])) if row["keyframes"] else None,
         }
@@ -180,7 +193,7 @@ def main() -> int:
             f"{entry['keyframes_per_clip']:6.1f}" if entry["keyframes_per_clip"] is not None else f"{'-':>6s}"
         )
         print(
-            f"{name:58s} {row['clips']:5d} {cells[0]} {cells[1][1:]} {cells[2][1:]} {entry['flicker']:7.3f} {fps} {keyframes}"
+            f"{name:58s} {row['clips']:5d} {cells[0]} {cells[1][1:]} {cells[2][1:]} {entry['flicker']:7.3f} {entry['unexplained_flicker']:7.3f} {fps} {keyframes}"
         )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
