@@ -11,12 +11,11 @@ nodes with `egoexo ros --params-file config/predict.yaml`.
 """
 
 import yaml
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
-
-from launch import LaunchDescription
 
 PACKAGE = "egoexo_ros"
 
