@@ -1,6 +1,6 @@
 """egoexo demo: the main job. Plays the committed sample clips through the ROS 2 nodes and scores them.
 
-    egoexo demo [--clips samples/val] [--out outputs/demo] [--params-file config/predict.yaml]
+    egoexo demo [--clips samples/test] [--out outputs/demo] [--params-file config/predict.yaml]
 
 The nodes (mask and video) start in this process; the sample clips are published as real camera
 topics at their frame rate; the predictions come back over /egoexo/hoi_masks and /egoexo/pred_video,
