@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--clips",
         type=Path,
-        default=REPO_ROOT / "samples" / "val",
+        default=REPO_ROOT / "samples" / "test",
         help="clip directory root (default: %(default)s)",
     )
     parser.add_argument(
