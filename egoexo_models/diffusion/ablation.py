@@ -4,6 +4,7 @@
         --json outputs/eval/conditions_val.json --contact-sheet outputs/eval/contact_val.png
     python -m egoexo_models.diffusion.ablation steps --clips outputs/data/sim/val --limit 8 \\
         --json outputs/eval/steps_val.json --plot outputs/eval/steps_val.png
+    python -m egoexo_models.diffusion.ablation vae --clips outputs/data/sim/val --limit 16 --json outputs/eval/vae_val.json
 
 Conditions: copy_first (baseline: frame 0 repeated), no_masks, predicted_masks (Φseg from the exo
 video and exo masks: the default pipeline), ground_truth_masks (the paper's "w/ future" oracle),
@@ -172,6 +173,34 @@ def run_steps(args: argparse.Namespace) -> dict:
     }
 
 
+def run_vae(args: argparse.Namespace) -> dict:
+    """Reconstruction scores of the VAE alone (the ceiling of any Φgen sample), all N frames."""
+    import torch
+
+    from egoexo_models.diffusion.vae import frames_to_unit_range, load_vae, unit_range_to_frames
+    from egoexo_models.weights import weights_id
+
+    vae = load_vae(args.vae_weights)
+    rows = []
+    for clip in load_clips(args.clips, args.limit):
+        with torch.no_grad():
+            latents = vae.encode(frames_to_unit_range(torch.from_numpy(clip.ego)))
+            frames = unit_range_to_frames(vae.decode(latents)).numpy()
+        scores = score_video(clip.ego, frames, hoi_region(clip.ego_masks))
+        rows.append(
+            {
+                name: float(np.nanmean(getattr(scores, name)))
+                for name in ("psnr", "ssim", "region_psnr", "region_ssim")
+            }
+        )
+    return {
+        "clips": str(args.clips),
+        "count": len(rows),
+        "vae": weights_id(args.vae_weights),
+        "mean": mean_scores(rows),
+    }
+
+
 def write_contact_sheet(
     path: Path,
     clips: list[Clip],
@@ -261,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m egoexo_models.diffusion.ablation", description=__doc__.splitlines()[0]
     )
     modes = parser.add_subparsers(dest="mode", required=True)
-    for mode in ("conditions", "steps"):
+    for mode in ("conditions", "steps", "vae"):
         sub = modes.add_parser(mode)
         sub.add_argument("--clips", type=Path, required=True, help="sim clips with ego and exo masks")
         sub.add_argument("--limit", type=int, default=16, help="use the first N clips")
@@ -298,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     args.video_weights = args.video_weights or shipped_weights_dir("video_unet")
     args.vae_weights = args.vae_weights or shipped_weights_dir("vae")
-    report = run_conditions(args) if args.mode == "conditions" else run_steps(args)
+    runners = {"conditions": run_conditions, "steps": run_steps, "vae": run_vae}
+    report = runners[args.mode](args)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report.get("mean") or report["results"], indent=1))
