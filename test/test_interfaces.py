@@ -30,9 +30,13 @@ def test_hoi_masks_round_trips_through_serialization():
     message.header.stamp = Time(sec=12, nanosec=345)
     message.header.frame_id = "ego_camera"
     message.window_id = 7
-    message.frame_index = 3
+    message.frame_index = 0  # the message that carries the window's ego frame
     message.num_frames = 16
-    message.exo_stamps = [Time(sec=12, nanosec=i) for i in range(16)]
+    message.exo_stamps = [Time(sec=12, nanosec=345)]
+    message.instruction = "C opens the blue box with the left hand"
+    message.ego_first_frame = Image(
+        height=4, width=6, encoding="rgb8", step=18, data=bytes(range(72)), header=message.header
+    )
     message.mask = mono8(4, 6, seed=1)
     message.exo_mask = mono8(4, 6, seed=2)
     message.exo_mask_source = "segmenter"
@@ -43,6 +47,8 @@ def test_hoi_masks_round_trips_through_serialization():
 
     assert back == message
     assert bytes(back.mask.data) == bytes(message.mask.data)
+    assert bytes(back.ego_first_frame.data) == bytes(range(72))
+    assert back.instruction == "C opens the blue box with the left hand"
 
 
 def test_predicted_video_round_trips_through_serialization():
