@@ -43,15 +43,12 @@ class MaskPredictorStep(nn.Module):
         exo_key = model.attention.keys_of(exo_features8)
         exo_value = model.encode_mask_values(exo_image, exo_features8, exo_mask)
         ego_key = model.attention.keys_of(ego_features[1])
-        # The first ego frame's keys: this frame's at step 0 (slot 0 still empty), then slot 0's.
-        first_frame_stored = memory_valid[:, :1, None] > 0.5
-        ego_anchor_keys = torch.where(first_frame_stored, memory_keys[:, 0, 1], ego_key)
         logits = model.predict_from_features(
             exo_features8,
             exo_key,
             exo_value,
             ego_features,
-            ego_anchor_keys,
+            ego_key,
             (memory_keys, memory_values, memory_valid),
             model.config.inference_alpha,
         )
