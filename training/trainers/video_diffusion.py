@@ -84,7 +84,7 @@ class VideoDiffusionTrainConfig:
     grad_clip: float = 1.0
     checkpoint_every: int = 200
     log_every: int = 10
-    threads: int | None = 1  # torch intra-op threads (None: torch's default); 1 avoids OpenMP spin-waits on shared cores
+    threads: int | None = 1  # torch CPU threads (None: its default); see docs/video_diffusion.md
     seed: int = 0
     device: str = "auto"
     export_to: str | None = None
