@@ -5,7 +5,7 @@ import pytest
 
 from egoexo_models.clip import Clip, ClipMeta, write_clip
 from egoexo_models.pipeline import EgoExoPipeline, PipelineOptions, write_random_weights
-from training.export.diffusion import export_diffusion
+from training.export.diffusion import export_diffusion, video_psnr
 
 SIZE, FRAMES = 32, 4
 pytestmark = pytest.mark.slow
@@ -64,6 +64,6 @@ def test_the_pipeline_runs_on_the_exported_graphs_and_agrees_with_torch(setup):
         assert pipeline.backend == backend
         runs[backend] = pipeline.generate(clip.ego[0], clip.meta.instruction, clip.ego_masks, seed=1).frames
         pipeline.close()
-    assert np.abs(runs["torch"].astype(int) - runs["onnxruntime"].astype(int)).max() <= 2
+    assert video_psnr(runs["torch"], runs["onnxruntime"]) >= 40.0
     reused = {p: p.stat().st_mtime_ns for p in (root / "out" / "onnx").glob("phi_gen-*.onnx")}
     assert reused == exported and len(exported) == 5  # the pipeline used the exported files as they are
