@@ -76,13 +76,14 @@ class DemoClient(Node):
             self.changed.notify_all()
 
     def wait_for_nodes(self, timeout_s: float) -> bool:
-        """Until the mask node subscribes to the cameras and both nodes to the instruction."""
+        """Until the mask node subscribes to the cameras and the instruction, and the video node to HOIMasks."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if (
                 self.exo_pub.get_subscription_count() >= 1
                 and self.ego_pub.get_subscription_count() >= 1
-                and self.instruction_pub.get_subscription_count() >= 2
+                and self.instruction_pub.get_subscription_count() >= 1
+                and self.count_subscribers("hoi_masks") >= 2  # this client's and the video node's
             ):
                 return True
             time.sleep(0.05)

@@ -6,9 +6,9 @@ Lifecycle, parameters and /diagnostics: node_base.PipelineNode.
 
 Topics (relative: the launch file and `egoexo ros` put them under /egoexo):
   sub exo/image_raw, ego/image_raw (sensor_msgs/Image), instruction (std_msgs/String)
-  pub hoi_masks (egoexo_ros/HOIMasks, at the model's resolution), hoi_mask_image (sensor_msgs/Image,
-      mono8 at `publish_resolution`), window_ego_frame (sensor_msgs/Image rgb8: each window's ego
-      frame, as the camera stamped it, for the video node), /diagnostics
+  pub hoi_masks (egoexo_ros/HOIMasks at the model's resolution, each with the window's instruction,
+      frame 0's with the window's ego frame as the camera stamped it, rgb8: all the video node needs),
+      hoi_mask_image (sensor_msgs/Image, mono8 at `publish_resolution`), /diagnostics
 """
 
 from __future__ import annotations
@@ -59,8 +59,7 @@ class MaskNode(PipelineNode):
         outputs = qos_profile(self.common.output_qos)
         self._masks_pub = self.create_lifecycle_publisher(HOIMasks, "hoi_masks", outputs)
         self._mask_image_pub = self.create_lifecycle_publisher(Image, "hoi_mask_image", outputs)
-        self._window_ego_pub = self.create_lifecycle_publisher(Image, "window_ego_frame", outputs)
-        return [self._masks_pub, self._mask_image_pub, self._window_ego_pub]
+        return [self._masks_pub, self._mask_image_pub]
 
     def _start(self, num_frames: int) -> list:
         config = self.config
@@ -71,7 +70,7 @@ class MaskNode(PipelineNode):
                 frame_stride=config.frame_stride,
                 trigger=config.trigger,
                 window_stride=config.window_stride,
-                max_ego_offset_ns=round(self.common.max_ego_offset_s * 1e9),
+                max_ego_offset_ns=round(config.max_ego_offset_s * 1e9),
                 max_frame_gap_ns=round(config.max_frame_gap_s * 1e9),
                 ego_buffer_size=config.ego_buffer_size,
             )
@@ -85,7 +84,7 @@ class MaskNode(PipelineNode):
             self.create_subscription(Image, "exo/image_raw", self._on_exo, qos_profile(config.exo_qos)),
             self.create_subscription(Image, "ego/image_raw", self._on_ego, qos_profile(config.ego_qos)),
             self.create_subscription(
-                String, "instruction", self._on_instruction, reliable_qos(self.common.instruction_depth)
+                String, "instruction", self._on_instruction, reliable_qos(config.instruction_depth)
             ),
         ]
 
@@ -182,11 +181,7 @@ class MaskNode(PipelineNode):
         pipeline, window, index = self.pipeline, ready.window, ready.index
         size = (pipeline.height, pipeline.width)
         if index == 0:
-            ego = window.ego
-            self._mask_windows[window.window_id] = pipeline.start_window(resize_rgb(ego.rgb(), size))
-            self._window_ego_pub.publish(
-                array_to_image(ego.rgb(), "rgb8", stamp=to_time(ego.stamp_ns), frame_id=ego.frame_id)
-            )
+            self._mask_windows[window.window_id] = pipeline.start_window(resize_rgb(window.ego.rgb(), size))
         mask_window = self._mask_windows.get(window.window_id)
         if mask_window is None:  # its window was dropped while this frame waited
             return
@@ -207,6 +202,7 @@ class MaskNode(PipelineNode):
             frame_index=index,
             num_frames=window.num_frames,
             exo_stamps=[to_time(f.stamp_ns) for f in window.exo[: index + 1]],
+            instruction=window.instruction,
             mask=array_to_image(result.ego_mask, "mono8", stamp=stamp, frame_id=ego_frame_id),
             exo_mask=array_to_image(result.exo_mask, "mono8", stamp=stamp, frame_id=exo.frame_id),
             exo_mask_source=result.exo_mask_source,
@@ -214,6 +210,11 @@ class MaskNode(PipelineNode):
             model_id=self.pipeline.model_id,
         )
         message.header.stamp, message.header.frame_id = stamp, ego_frame_id
+        if index == 0:
+            ego = window.ego
+            message.ego_first_frame = array_to_image(
+                ego.rgb(), "rgb8", stamp=to_time(ego.stamp_ns), frame_id=ego.frame_id
+            )
         self._masks_pub.publish(message)
         mask_image = result.ego_mask
         if self.common.publish_resolution == "ego_camera":

@@ -77,18 +77,10 @@ COMMON_PARAMS: tuple[ParamSpec, ...] = (
         choices=("model", "ego_camera"),
     ),
     ParamSpec(
-        "max_ego_offset_s",
-        float,
-        "largest stamp difference between a window's first exo and its ego frame",
-        0.001,
-        10.0,
-    ),
-    ParamSpec(
         "max_queued_windows", int, "windows waiting for a model at most; older ones are dropped", 1, 100
     ),
     ParamSpec("diagnostics_period_s", float, "period of /diagnostics messages", 0.05, 60.0),
     ParamSpec("warning_period_s", float, "at most one warning of each kind per this period", 0.01, 3600.0),
-    *_qos_specs("instruction", "the instruction subscription (reliable)", reliability=False),
     *_qos_specs("outputs", "the published predictions"),
 )
 
@@ -96,6 +88,13 @@ MASK_NODE_PARAMS: tuple[ParamSpec, ...] = (
     *COMMON_PARAMS,
     ParamSpec(
         "ego_buffer_size", int, "ego frames kept to find the one nearest a window's first exo stamp", 1, 10000
+    ),
+    ParamSpec(
+        "max_ego_offset_s",
+        float,
+        "largest stamp difference between a window's first exo and its ego frame",
+        0.001,
+        10.0,
     ),
     *_qos_specs("ego", "the ego camera subscription"),
     ParamSpec(
@@ -119,13 +118,14 @@ MASK_NODE_PARAMS: tuple[ParamSpec, ...] = (
         3600.0,
     ),
     *_qos_specs("exo", "the exo camera subscription"),
+    *_qos_specs("instruction", "the instruction subscription (reliable)", reliability=False),
 )
 
 VIDEO_NODE_PARAMS: tuple[ParamSpec, ...] = (
     *COMMON_PARAMS,
     *_qos_specs(
         "hoi_masks",
-        "the subscriptions to the mask node's HOIMasks and window ego frames (reliable)",
+        "the subscription to the mask node's HOIMasks (reliable)",
         reliability=False,
     ),
 )
@@ -160,11 +160,9 @@ class CommonConfig:
     pipeline: PipelineConfig
     num_frames: int
     publish_resolution: str
-    max_ego_offset_s: float
     max_queued_windows: int
     diagnostics_period_s: float
     warning_period_s: float
-    instruction_depth: int
     output_qos: QosConfig
 
 
@@ -177,8 +175,10 @@ class MaskNodeConfig:
     window_stride: int
     max_frame_gap_s: float
     ego_buffer_size: int
+    max_ego_offset_s: float
     exo_qos: QosConfig
     ego_qos: QosConfig
+    instruction_depth: int
 
 
 @dataclass(frozen=True)
@@ -198,8 +198,10 @@ def parse_mask_node_config(values: Mapping[str, Any]) -> MaskNodeConfig:
         window_stride=v["window_stride"],
         max_frame_gap_s=v["max_frame_gap_s"],
         ego_buffer_size=v["ego_buffer_size"],
+        max_ego_offset_s=v["max_ego_offset_s"],
         exo_qos=QosConfig(v["qos.exo.reliability"], v["qos.exo.depth"]),
         ego_qos=QosConfig(v["qos.ego.reliability"], v["qos.ego.depth"]),
+        instruction_depth=v["qos.instruction.depth"],
     )
 
 
@@ -250,11 +252,9 @@ def _common(v: dict[str, Any]) -> CommonConfig:
         pipeline=pipeline,
         num_frames=v["num_frames"],
         publish_resolution=v["publish_resolution"],
-        max_ego_offset_s=v["max_ego_offset_s"],
         max_queued_windows=v["max_queued_windows"],
         diagnostics_period_s=v["diagnostics_period_s"],
         warning_period_s=v["warning_period_s"],
-        instruction_depth=v["qos.instruction.depth"],
         output_qos=QosConfig(v["qos.outputs.reliability"], v["qos.outputs.depth"]),
     )
 

@@ -1,12 +1,13 @@
 """The video node: when a window's HOI masks are complete, predict its ego frames and publish them.
 
-Callbacks collect masks, window ego frames and the instruction (VideoWindowCollector); one worker thread
-runs the pipeline's video stage (generate) on a bounded queue of complete windows, the oldest
-dropped when full, and publishes. Lifecycle, parameters and /diagnostics: node_base.PipelineNode.
+The callback collects HOIMasks into windows (VideoWindowCollector): each window's instruction and
+observed ego frame come in its messages, so the video is conditioned on what the mask node used.
+One worker thread runs the pipeline's video stage (generate) on a bounded queue of complete
+windows, the oldest dropped when full, and publishes. Lifecycle, parameters and /diagnostics:
+node_base.PipelineNode.
 
 Topics (relative: the launch file and `egoexo ros` put them under /egoexo):
-  sub hoi_masks (egoexo_ros/HOIMasks), window_ego_frame (sensor_msgs/Image, from the mask node),
-      instruction (std_msgs/String)
+  sub hoi_masks (egoexo_ros/HOIMasks, from the mask node)
   pub pred_video (egoexo_ros/PredictedVideo), pred_frame (sensor_msgs/Image, rgb8), /diagnostics
 """
 
@@ -19,7 +20,6 @@ from typing import Any
 
 import numpy as np
 from sensor_msgs.msg import Image
-from std_msgs.msg import String
 
 from egoexo_ros.frame_buffer import StampedFrame
 from egoexo_ros.images import ImageConversionError, array_to_image, camera_pixels, image_to_array
@@ -33,9 +33,6 @@ from egoexo_ros.resize import resize_labels, resize_rgb
 from egoexo_ros.video_windows import CompleteWindow, MaskFrame, VideoWindowCollector
 from egoexo_ros.work_queue import WindowWorkQueue
 
-_MAX_EGO_JUMP_BACK_NS = 1_000_000_000  # a larger backward jump of ego stamps restarts the ego buffer
-_WINDOW_EGO_FRAMES_KEPT = 8  # the ego frames of the last windows; one per window
-
 
 class VideoNode(PipelineNode):
     config: VideoNodeConfig
@@ -48,7 +45,7 @@ class VideoNode(PipelineNode):
             specs=VIDEO_NODE_PARAMS,
             parse=parse_video_node_config,
             counters=("windows_collected", "videos_published", "frames_rejected"),
-            rates=("hoi_masks", "window_ego_frame", "instruction"),
+            rates=("hoi_masks",),
             shared_pipeline=shared_pipeline,
             **kwargs,
         )
@@ -66,12 +63,7 @@ class VideoNode(PipelineNode):
 
     def _start(self, num_frames: int) -> list:
         self._num_frames = num_frames
-        self._collector = VideoWindowCollector(
-            ego_buffer_size=_WINDOW_EGO_FRAMES_KEPT,
-            max_ego_offset_ns=round(self.common.max_ego_offset_s * 1e9),
-            max_frame_gap_ns=_MAX_EGO_JUMP_BACK_NS,
-            max_partial_windows=self.common.max_queued_windows + 1,
-        )
+        self._collector = VideoWindowCollector(max_partial_windows=self.common.max_queued_windows + 1)
         self._queue = WindowWorkQueue(self.common.max_queued_windows)
         self._worker = threading.Thread(
             target=self._work, args=(self._queue,), name="egoexo-video", daemon=True
@@ -80,15 +72,6 @@ class VideoNode(PipelineNode):
         return [
             self.create_subscription(
                 HOIMasks, "hoi_masks", self._on_masks, reliable_qos(self.config.hoi_masks_depth)
-            ),
-            self.create_subscription(
-                Image,
-                "window_ego_frame",
-                self._on_window_ego_frame,
-                reliable_qos(self.config.hoi_masks_depth),
-            ),
-            self.create_subscription(
-                String, "instruction", self._on_instruction, reliable_qos(self.common.instruction_depth)
             ),
         ]
 
@@ -128,24 +111,26 @@ class VideoNode(PipelineNode):
             to_ns(msg.header.stamp),
             mask,
             float(msg.latency_s),
+            msg.instruction,
+            self._window_ego_frame(msg) if msg.frame_index == 0 else None,
         )
         self._feed(lambda collector: collector.add_mask(frame))
 
-    def _on_window_ego_frame(self, msg: Image) -> None:
-        self.health.rates["window_ego_frame"].tick(time.monotonic())
+    def _window_ego_frame(self, msg: HOIMasks) -> StampedFrame | None:
+        """The window's ego frame carried by its frame 0 HOIMasks; None when absent or unusable (reported)."""
+        image = msg.ego_first_frame
+        if len(image.data) == 0:  # absent: the collector drops the window, saying so
+            return None
         try:
-            frame = StampedFrame(
-                to_ns(msg.header.stamp), camera_pixels(msg), msg.header.frame_id, msg.encoding
+            return StampedFrame(
+                to_ns(image.header.stamp), camera_pixels(image), image.header.frame_id, image.encoding
             )
         except ImageConversionError as error:
             self.health.counters.add("frames_rejected")
-            self.report_problem(Problem(f"ego_{error.kind}", f"ego image dropped: {error}"))
-            return
-        self._feed(lambda collector: collector.add_ego(frame))
-
-    def _on_instruction(self, msg: String) -> None:
-        self.health.rates["instruction"].tick(time.monotonic())
-        self._feed(lambda collector: collector.add_instruction(msg.data))
+            self.report_problem(
+                Problem(f"ego_{error.kind}", f"ego frame of window {msg.window_id} unusable: {error}")
+            )
+            return None
 
     def _feed(self, add) -> None:
         """Call `add(collector)` under the lock and queue the windows it completes; nothing once deactivated."""

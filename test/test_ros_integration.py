@@ -1,8 +1,9 @@
 """The nodes over real rclpy and Fast DDS with a tiny random-init pipeline, in one process and in two.
 
 A clip is played as camera topics by a real publisher; HOIMasks and PredictedVideo are received by
-a real subscriber and checked for types, encodings, sizes, frame_ids and stamps, masks before the
-video, and for equality with `egoexo predict` on the same clip with the same seed and backend.
+a real subscriber and checked for types, encodings, sizes, frame_ids and stamps, the window's
+instruction and ego frame inside HOIMasks, masks before the video, and for equality with
+`egoexo predict` on the same clip with the same seed and backend.
 """
 
 import os
@@ -98,9 +99,18 @@ def run_client(context: Context, clip_dir: Path) -> tuple[WindowOutputs, list[in
         client.destroy_node()
 
 
-def check_messages(outputs: WindowOutputs, stamps_ns: list[int], predicted) -> None:
+def check_messages(outputs: WindowOutputs, stamps_ns: list[int], predicted, clip: Clip) -> None:
     masks = [outputs.masks[i] for i in range(FRAMES)]
     assert outputs.masks_before_video == FRAMES
+    # The window's instruction in every HOIMasks, its observed ego frame (rgb8, as stamped) in frame 0's only.
+    assert [m.instruction for m in masks] == ["open the red box"] * FRAMES
+    ego = masks[0].ego_first_frame
+    assert (ego.encoding, ego.height, ego.width, ego.header.frame_id) == ("rgb8", SIZE, SIZE, "ego_camera")
+    assert to_ns(ego.header.stamp) == stamps_ns[0]
+    np.testing.assert_array_equal(image_to_array(ego), clip.ego[0])
+    assert [
+        (m.ego_first_frame.height, m.ego_first_frame.width, len(m.ego_first_frame.data)) for m in masks[1:]
+    ] == [(0, 0, 0)] * (FRAMES - 1)
     for index, message in enumerate(masks):
         assert (message.window_id, message.frame_index, message.num_frames) == (0, index, FRAMES)
         assert to_ns(message.header.stamp) == stamps_ns[index]
@@ -140,7 +150,7 @@ def test_one_process_streams_masks_then_the_video_of_egoexo_predict(weights, cli
             outputs, stamps = run_client(context, clip_dir)
     finally:
         rclpy.shutdown(context=context)
-    check_messages(outputs, stamps, predicted)
+    check_messages(outputs, stamps, predicted, read_clip(clip_dir))
 
 
 @pytest.mark.slow
@@ -157,7 +167,7 @@ def test_two_processes_egoexo_ros_serves_a_separate_client_and_stops_cleanly(wei
         rclpy.shutdown(context=context)
         nodes.send_signal(signal.SIGINT)
         log = nodes.communicate(timeout=60)[0].decode()
-    check_messages(outputs, stamps, predicted)
+    check_messages(outputs, stamps, predicted, read_clip(clip_dir))
     assert nodes.returncode == 0, log
     assert "active: torch on cpu" in log
 

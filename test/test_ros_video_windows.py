@@ -14,90 +14,86 @@ NS = 1_000_000_000
 
 
 def collector(max_partial_windows: int = 2) -> VideoWindowCollector:
-    return VideoWindowCollector(
-        ego_buffer_size=8,
-        max_ego_offset_ns=NS // 10,
-        max_frame_gap_ns=NS,
-        max_partial_windows=max_partial_windows,
-    )
-
-
-def mask(window_id: int, index: int, num_frames: int = 3) -> MaskFrame:
-    return MaskFrame(
-        window_id,
-        index,
-        num_frames,
-        (10 + window_id) * NS + index * NS // 8,
-        np.full((2, 2), index, np.uint8),
-        0.5,
-    )
+    return VideoWindowCollector(max_partial_windows=max_partial_windows)
 
 
 def ego(seconds: float) -> StampedFrame:
     return StampedFrame(round(seconds * NS), np.zeros((4, 4, 3), np.uint8), "ego_cam")
 
 
-def test_a_window_is_complete_with_all_masks_in_order_its_ego_frame_and_instruction():
+def mask(
+    window_id: int, index: int, num_frames: int = 3, instruction: str = "open the box", with_ego: bool = True
+) -> MaskFrame:
+    """HOIMasks frame `index` of window `window_id` as the mask node publishes it (frame 0 with the ego frame)."""
+    first_stamp_ns = (10 + window_id) * NS
+    return MaskFrame(
+        window_id,
+        index,
+        num_frames,
+        first_stamp_ns + index * NS // 8,
+        np.full((2, 2), index, np.uint8),
+        0.5,
+        instruction,
+        ego((first_stamp_ns - NS // 50) / NS) if index == 0 and with_ego else None,
+    )
+
+
+def test_a_window_is_complete_with_all_masks_and_takes_instruction_and_ego_frame_from_frame_0():
     c = collector()
-    c.add_instruction("open the box")
-    c.add_ego(ego(9.95))
-    c.add_ego(ego(10.02))
 
     events = [e for i in (0, 2, 1) for e in c.add_mask(mask(0, i))]
 
     [window] = events
     assert isinstance(window, CompleteWindow)
-    assert window.instruction == "open the box" and window.ego.stamp_ns == round(10.02 * NS)
+    assert window.instruction == "open the box" and window.ego.stamp_ns == 10 * NS - NS // 50
     assert window.masks[:, 0, 0].tolist() == [0, 1, 2]
     assert window.exo_stamps_ns == [10 * NS, 10 * NS + NS // 8, 10 * NS + NS // 4]
     assert window.mask_latency_s == pytest.approx(1.5)
     assert c.partial_windows == 0
 
 
-def test_the_ego_frame_may_arrive_after_the_first_masks():
+def test_each_window_keeps_its_own_instruction_whatever_the_order_of_interleaved_windows():
     c = collector()
-    c.add_instruction("go")
-    events = c.add_mask(mask(0, 0)) + c.add_mask(mask(0, 1))
 
-    c.add_ego(ego(10.0))
-    [window] = c.add_mask(mask(0, 2))
+    events = c.add_mask(mask(0, 0, instruction="first")) + c.add_mask(mask(1, 0, instruction="second"))
+    events += [e for i in (1, 2) for w in (1, 0) for e in c.add_mask(mask(w, i, instruction="ignored"))]
 
-    assert events == [] and window.ego.stamp_ns == 10 * NS
-
-
-def test_a_window_without_a_near_ego_frame_or_instruction_is_dropped():
-    c = collector()
-    c.add_ego(ego(10.0))
-    [no_instruction] = c.add_mask(mask(0, 0))
-    c.add_instruction("go")
-    no_ego = [e for i in range(3) for e in c.add_mask(mask(5, i))]
-
-    assert (
-        no_instruction.kind == "masks_incomplete" and "no instruction received yet" in no_instruction.message
-    )
-    assert [(p.kind, p.dropped_window) for p in no_ego] == [("ego_missing", 5)]
-    assert (
-        "no window ego frame within 0.100 s of its first exo stamp 15.000 s (the latest is stamped 10.000 s)"
-        in no_ego[0].message
-    )
-    assert c.add_mask(mask(0, 1)) == []  # the rest of a dropped window is ignored quietly
+    assert [(w.window_id, w.instruction) for w in events] == [(1, "second"), (0, "first")]
 
 
 def test_masks_without_frame_0_drop_the_window_once():
     c = collector()
-    c.add_instruction("go")
 
     [problem] = c.add_mask(mask(0, 1))
 
-    assert problem.kind == "masks_incomplete" and "frame 0 mask did not arrive" in problem.message
-    assert c.add_mask(mask(0, 2)) == []
+    assert problem.kind == "masks_incomplete" and problem.dropped_window == 0
+    assert "its frame 0 message (masks, instruction and ego frame) did not arrive" in problem.message
+    assert c.add_mask(mask(0, 0)) == [] and c.add_mask(mask(0, 2)) == []  # the rest is ignored quietly
+
+
+def test_a_frame_0_message_without_ego_frame_or_instruction_drops_the_window():
+    c = collector()
+
+    [no_ego] = c.add_mask(mask(0, 0, with_ego=False))
+    [no_instruction] = c.add_mask(mask(1, 0, instruction=" "))
+
+    assert [(p.kind, p.dropped_window) for p in (no_ego, no_instruction)] == [
+        ("bad_masks", 0),
+        ("bad_masks", 1),
+    ]
+    assert "carries no ego frame" in no_ego.message
+    assert "carries an empty instruction" in no_instruction.message
+    assert c.add_mask(mask(0, 1)) == [] and c.partial_windows == 0
+
+
+def test_a_mask_index_outside_the_window_is_dropped():
+    [problem] = collector().add_mask(mask(0, 3))
+
+    assert problem.kind == "bad_masks" and "mask frame index 3 outside 0..2" in problem.message
 
 
 def test_incomplete_windows_are_bounded_and_the_oldest_is_dropped():
     c = collector(max_partial_windows=2)
-    c.add_instruction("go")
-    for window_id in range(3):
-        c.add_ego(ego(10 + window_id))
 
     events = [e for w in range(3) for e in c.add_mask(mask(w, 0))]
 
