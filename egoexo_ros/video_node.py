@@ -112,11 +112,11 @@ class VideoNode(PipelineNode):
             mask,
             float(msg.latency_s),
             msg.instruction,
-            self._window_ego_frame(msg) if msg.frame_index == 0 else None,
+            self._ego_first_frame(msg) if msg.frame_index == 0 else None,
         )
         self._feed(lambda collector: collector.add_mask(frame))
 
-    def _window_ego_frame(self, msg: HOIMasks) -> StampedFrame | None:
+    def _ego_first_frame(self, msg: HOIMasks) -> StampedFrame | None:
         """The window's ego frame carried by its frame 0 HOIMasks; None when absent or unusable (reported)."""
         image = msg.ego_first_frame
         if len(image.data) == 0:  # absent: the collector drops the window, saying so
