@@ -102,6 +102,11 @@ class Harness:
     def problems(self, node: str, kind: str) -> int:
         return int(self.fresh_diagnostics(node).get(f"problems.{kind}", "0"))
 
+    def problems_so_far(self, node: str, kind: str) -> int:
+        """As problems(), from the latest /diagnostics received (without waiting for new ones)."""
+        with self.client.changed:
+            return int(self.diagnostics.get(node, {}).get(f"problems.{kind}", "0"))
+
     def next_stamp(self, seconds: float = 1 / FPS) -> int:
         self.stamp_ns += round(seconds * 1e9)
         return self.stamp_ns
@@ -375,7 +380,12 @@ def test_a_60_hz_camera_while_predictions_take_seconds_keeps_queues_bounded_and_
             try:
                 harness.instruction("keep going")
                 queued, start = [], time.monotonic()
-                while time.monotonic() - start < 6.0:
+                # 6 s at least; longer (20 s at most) until the video stage falls behind on a busy machine,
+                # where the mask stage drops windows too and fewer reach the video node.
+                while time.monotonic() - start < 6.0 or (
+                    time.monotonic() - start < 20.0
+                    and harness.problems_so_far("video_node", "video_stage_behind") == 0
+                ):
                     for _ in range(6):  # 60 Hz: stamps 1/60 s apart, a tenth of a second per burst
                         stamp = to_time(harness.next_stamp(1 / 60))
                         pixels = RNG.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
@@ -393,7 +403,9 @@ def test_a_60_hz_camera_while_predictions_take_seconds_keeps_queues_bounded_and_
         rclpy.shutdown(context=context)
 
     assert max(queued) <= 2  # max_queued_windows in config/predict.yaml
-    assert int(during.get("problems.video_stage_behind", "0")) >= 1, during
-    assert int(during["windows_dropped"]) == int(during["problems.video_stage_behind"])
+    behind = int(during.get("problems.video_stage_behind", "0"))
+    assert behind >= 1, during
+    # Each dropped window is explained: the video stage was behind, or the mask stage dropped it part-way.
+    assert int(during["windows_dropped"]) == behind + int(during.get("problems.masks_incomplete", "0"))
     assert int(during["videos_published"]) >= 1
     assert capfd.readouterr().err.count("the video stage is behind") == 1
