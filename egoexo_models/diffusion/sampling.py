@@ -41,9 +41,9 @@ class SamplerSettings:
             raise ValueError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or not 1 <= self.steps <= 1000:
             raise ValueError(f"steps must be an integer in [1, 1000], got {self.steps!r}")
-        if not (math.isfinite(self.guidance_scale) and 0.0 <= self.guidance_scale <= 50.0):
+        if not (math.isfinite(self.guidance_scale) and 0.0 <= self.guidance_scale <= 100.0):
             raise ValueError(
-                f"guidance_scale must be in [0, 50] (1 = no guidance), got {self.guidance_scale!r}"
+                f"guidance_scale must be in [0, 100] (1 = no guidance), got {self.guidance_scale!r}"
             )
         if not (math.isfinite(self.eta) and 0.0 <= self.eta <= 1.0):
             raise ValueError(f"eta must be in [0, 1], got {self.eta!r}")
