@@ -137,10 +137,12 @@ def load_mask_predictor(
     onnx_path: str | os.PathLike | None = None,
     engine_cache_dir: str | os.PathLike | None = None,
     fp16: bool = False,
+    threads: int | None = None,
 ) -> StreamingMaskPredictor:
     """The streaming mask predictor on `backend` ("torch" | "onnxruntime" | "tensorrt") and `device`.
 
     weights_dir None loads the shipped weights, unless `config` asks for a random initialisation.
+    threads: ONNX Runtime's intra-op threads on CPU (None: its default).
     Raises WeightsError (missing or corrupt weights), ModelMismatchError (ONNX of another model),
     BackendUnavailableError (the backend cannot run here).
     """
@@ -155,12 +157,21 @@ def load_mask_predictor(
         onnx_path=onnx_path,
         engine_cache_dir=engine_cache_dir,
         fp16=fp16,
+        threads=threads,
     )
     return StreamingMaskPredictor(runtime, model.config, model_id)
 
 
 def _load_segmenter(
-    runner_cls: type[FrameSegmenter], weights_dir, backend, device, config, onnx_path, engine_cache_dir, fp16
+    runner_cls: type[FrameSegmenter],
+    weights_dir,
+    backend,
+    device,
+    config,
+    onnx_path,
+    engine_cache_dir,
+    fp16,
+    threads,
 ) -> FrameSegmenter:
     model, model_id = build_segmenter(runner_cls.view, weights_dir, config=config)
     runtime = open_runtime(
@@ -173,6 +184,7 @@ def _load_segmenter(
         onnx_path=onnx_path,
         engine_cache_dir=engine_cache_dir,
         fp16=fp16,
+        threads=threads,
     )
     return runner_cls(runtime, model.config, model_id)
 
@@ -186,6 +198,7 @@ def load_exo_segmenter(
     onnx_path: str | os.PathLike | None = None,
     engine_cache_dir: str | os.PathLike | None = None,
     fp16: bool = False,
+    threads: int | None = None,
 ) -> ExoSegmenter:
     """The exo HOI segmenter (same arguments and errors as load_mask_predictor)."""
     return _load_segmenter(
@@ -202,6 +215,7 @@ def load_ego_segmenter(
     onnx_path: str | os.PathLike | None = None,
     engine_cache_dir: str | os.PathLike | None = None,
     fp16: bool = False,
+    threads: int | None = None,
 ) -> EgoSegmenter:
     """The ego HOI segmenter (same arguments and errors as load_mask_predictor)."""
     return _load_segmenter(
