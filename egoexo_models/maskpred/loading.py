@@ -202,7 +202,7 @@ def load_exo_segmenter(
 ) -> ExoSegmenter:
     """The exo HOI segmenter (same arguments and errors as load_mask_predictor)."""
     return _load_segmenter(
-        ExoSegmenter, weights_dir, backend, device, config, onnx_path, engine_cache_dir, fp16
+        ExoSegmenter, weights_dir, backend, device, config, onnx_path, engine_cache_dir, fp16, threads
     )
 
 
@@ -219,5 +219,5 @@ def load_ego_segmenter(
 ) -> EgoSegmenter:
     """The ego HOI segmenter (same arguments and errors as load_mask_predictor)."""
     return _load_segmenter(
-        EgoSegmenter, weights_dir, backend, device, config, onnx_path, engine_cache_dir, fp16
+        EgoSegmenter, weights_dir, backend, device, config, onnx_path, engine_cache_dir, fp16, threads
     )
