@@ -72,6 +72,7 @@ def test_export_writes_every_mask_model_with_parity_figures_and_a_report(weights
     args = argparse.Namespace(
         out=tmp_path / "out",
         fp16=False,
+        only="mask",
         clips=root / "clips",
         maskpred_weights=root / "maskpred",
         exo_segmenter_weights=root / "exo_segmenter",
@@ -92,6 +93,21 @@ def test_export_writes_every_mask_model_with_parity_figures_and_a_report(weights
     if importlib.util.find_spec("tensorrt") is None:
         assert "TensorRT is not importable here" in mask_records["maskpred_step"]["tensorrt"]
     assert "max |logit diff|" in capsys.readouterr().out
+
+
+def test_models_without_shipped_weights_are_skipped_with_the_reason(weights_and_clips, tmp_path, monkeypatch):
+    from training.export import maskpred as export_module
+
+    monkeypatch.setattr(export_module, "shipped_weights_dir", lambda name: tmp_path / "shipped" / name)
+    records = export_module.export_mask_models(
+        tmp_path / "out",
+        clip_root=weights_and_clips / "clips",
+        weights={"maskpred": weights_and_clips / "maskpred"},
+    )
+    skipped = {r["name"]: r["skipped"] for r in records if "skipped" in r}
+    assert sorted(skipped) == ["ego_segmenter", "exo_segmenter"]
+    assert "pass --ego-segmenter-weights" in skipped["ego_segmenter"]
+    assert [r["name"] for r in records if "parity" in r] == ["maskpred_step"]
 
 
 def test_export_without_usable_parity_clips_is_a_named_error(weights_and_clips, tmp_path):

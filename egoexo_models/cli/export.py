@@ -27,28 +27,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_CLIPS,
         help=f"sim clips with exo masks for the ONNX Runtime parity check (default: {DEFAULT_CLIPS})",
     )
+    parser.add_argument(
+        "--only",
+        choices=("all", "mask", "diffusion"),
+        default="all",
+        help="export the mask models (Φseg, segmenters), the diffusion models (Φgen), or both (default)",
+    )
     parser.add_argument("--maskpred-weights", type=Path, help="mask predictor weights (default: shipped)")
     parser.add_argument("--exo-segmenter-weights", type=Path, help="exo segmenter weights (default: shipped)")
     parser.add_argument("--ego-segmenter-weights", type=Path, help="ego segmenter weights (default: shipped)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from egoexo_models.weights import atomic_write_bytes
+    from egoexo_models.weights import WeightsError, atomic_write_bytes
     from training.export.maskpred import export_mask_models
 
-    weights = {
-        "maskpred": args.maskpred_weights,
-        "exo_segmenter": args.exo_segmenter_weights,
-        "ego_segmenter": args.ego_segmenter_weights,
-    }
-    records = export_mask_models(args.out, fp16=args.fp16, clip_root=args.clips, weights=weights)
-    if importlib.util.find_spec("training.export.diffusion") is not None:
-        from training.export.diffusion import export_diffusion
+    records = []
+    if args.only in ("all", "mask"):
+        weights = {
+            "maskpred": args.maskpred_weights,
+            "exo_segmenter": args.exo_segmenter_weights,
+            "ego_segmenter": args.ego_segmenter_weights,
+        }
+        records += export_mask_models(args.out, fp16=args.fp16, clip_root=args.clips, weights=weights)
+    if args.only in ("all", "diffusion"):
+        if importlib.util.find_spec("training.export.diffusion") is None:
+            print("diffusion models: training/export/diffusion.py is not present; not exported")
+        else:
+            from training.export.diffusion import export_diffusion
 
-        records += export_diffusion(args.out, fp16=args.fp16)
-    else:
-        print("diffusion models: training/export/diffusion.py is not present; not exported")
+            try:
+                records += export_diffusion(args.out, fp16=args.fp16)
+            except WeightsError as error:
+                records.append({"name": "phi_gen", "skipped": str(error)})
     for record in records:
+        if "skipped" in record:
+            print(f"{record['name']}: skipped: {record['skipped']}")
+            continue
         line = f"{record['name']}: {record.get('onnx', '')}"
         if "parity" in record:
             parity = record["parity"]
@@ -56,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
                 f"  max |logit diff| {parity['max_abs_logit_diff']:.2e}, argmax agreement "
                 f"{100 * parity['argmax_agreement']:.3f} % of {parity['pixels']} px"
             )
+        for key, value in record.items():
+            if key.endswith("_parity"):
+                line += f"  {key}: {json.dumps(value)}"
         print(line)
         if "tensorrt" in record:
             print(f"  TensorRT: {record['tensorrt']}")

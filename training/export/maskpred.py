@@ -26,6 +26,7 @@ from egoexo_models.maskpred.step import MaskPredictorStep
 from egoexo_models.maskpred.streaming import StreamingMaskPredictor
 from egoexo_models.runtime import BackendUnavailableError, create_runtime
 from egoexo_models.runtime.onnx_files import ONNX_OPSET, export_onnx
+from egoexo_models.weights import shipped_weights_dir
 
 log = logging.getLogger(__name__)
 PARITY_MIN_AGREEMENT = 0.999
@@ -112,32 +113,47 @@ def export_mask_models(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     weights = weights or {}
-    records = []
+    clips_by_size: dict[tuple[int, int], list] = {}
 
-    model, model_id = build_mask_predictor(weights.get("maskpred"))
-    step = MaskPredictorStep(model)
-    metadata = onnx_metadata("maskpred_step", model.config, model_id)
-    onnx_path = export_onnx(step, out_dir / "maskpred_step.onnx", metadata=metadata)
-    clips = _load_parity_clips(Path(clip_root), model.config.image_size, parity_clips)
-    eager = StreamingMaskPredictor(create_runtime("torch", torch_module=step), model.config, model_id)
-    onnx = StreamingMaskPredictor(
-        create_runtime("onnxruntime", onnx_path=onnx_path, expected_metadata=metadata), model.config, model_id
-    )
-    records.append(
-        {
-            "name": "maskpred_step",
-            "model_id": model_id,
-            "onnx": str(onnx_path),
-            "bytes": onnx_path.stat().st_size,
-            "opset": ONNX_OPSET,
-            "parity": mask_predictor_parity(eager, onnx, clips),
-            "tensorrt": _tensorrt(onnx_path, out_dir, fp16, metadata),
-        }
-    )
+    def parity_clip_set(size: tuple[int, int]) -> list:
+        if size not in clips_by_size:
+            clips_by_size[size] = _load_parity_clips(Path(clip_root), size, parity_clips)
+        return clips_by_size[size]
+
+    records = []
+    maskpred_dir = _weights_dir("maskpred", weights.get("maskpred"))
+    if maskpred_dir is None:
+        records.append(_skipped("maskpred_step", "maskpred", "--maskpred-weights"))
+    else:
+        model, model_id = build_mask_predictor(maskpred_dir)
+        step = MaskPredictorStep(model)
+        metadata = onnx_metadata("maskpred_step", model.config, model_id)
+        onnx_path = export_onnx(step, out_dir / "maskpred_step.onnx", metadata=metadata)
+        eager = StreamingMaskPredictor(create_runtime("torch", torch_module=step), model.config, model_id)
+        onnx = StreamingMaskPredictor(
+            create_runtime("onnxruntime", onnx_path=onnx_path, expected_metadata=metadata),
+            model.config,
+            model_id,
+        )
+        records.append(
+            {
+                "name": "maskpred_step",
+                "model_id": model_id,
+                "onnx": str(onnx_path),
+                "bytes": onnx_path.stat().st_size,
+                "opset": ONNX_OPSET,
+                "parity": mask_predictor_parity(eager, onnx, parity_clip_set(model.config.image_size)),
+                "tensorrt": _tensorrt(onnx_path, out_dir, fp16, metadata),
+            }
+        )
 
     for view, runner_cls in (("exo", ExoSegmenter), ("ego", EgoSegmenter)):
         kind = SEGMENTER_KINDS[view]
-        segmenter, segmenter_id = build_segmenter(view, weights.get(kind))
+        segmenter_dir = _weights_dir(kind, weights.get(kind))
+        if segmenter_dir is None:
+            records.append(_skipped(kind, kind, f"--{view}-segmenter-weights"))
+            continue
+        segmenter, segmenter_id = build_segmenter(view, segmenter_dir)
         metadata = onnx_metadata(kind, segmenter.config, segmenter_id)
         onnx_path = export_onnx(segmenter, out_dir / f"{kind}.onnx", metadata=metadata)
         eager = runner_cls(create_runtime("torch", torch_module=segmenter), segmenter.config, segmenter_id)
@@ -146,7 +162,9 @@ def export_mask_models(
             segmenter.config,
             segmenter_id,
         )
-        frames = np.concatenate([getattr(clip, view) for clip in clips])
+        frames = np.concatenate(
+            [getattr(clip, view) for clip in parity_clip_set(segmenter.config.image_size)]
+        )
         records.append(
             {
                 "name": kind,
@@ -159,5 +177,21 @@ def export_mask_models(
             }
         )
     for record in records:
-        record["parity_ok"] = record["parity"]["argmax_agreement"] >= PARITY_MIN_AGREEMENT
+        if "parity" in record:
+            record["parity_ok"] = record["parity"]["argmax_agreement"] >= PARITY_MIN_AGREEMENT
     return records
+
+
+def _weights_dir(name: str, given: str | os.PathLike | None) -> Path | None:
+    """The weights to export: the given directory, else the shipped one; None when none is shipped yet."""
+    if given is not None:
+        return Path(given)  # a wrong path is an error (raised by the loader), not a skip
+    shipped = shipped_weights_dir(name)
+    return shipped if (shipped / "model.safetensors").is_file() else None
+
+
+def _skipped(record_name: str, weights_name: str, flag: str) -> dict:
+    return {
+        "name": record_name,
+        "skipped": f"no shipped weights in {shipped_weights_dir(weights_name)}; train them or pass {flag}",
+    }
