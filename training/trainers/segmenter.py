@@ -36,7 +36,7 @@ from training.common import (
     seed_everything,
     wrap_ddp,
 )
-from training.trainers.maskpred import endless
+from training.trainers.maskpred import endless, recalibrate_batchnorm
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class SegmenterData:
     augment: bool = True
     workers: int = 1
     val_clips: int = 48
+    calibration_clips: int = 16  # train clips on which the EMA's BatchNorm statistics are re-estimated
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,11 @@ def train(raw_config: dict, config_path: Path) -> None:
     if dist.is_main and cfg.data.val_clips > 0:
         val_set = ClipDataset(cfg.data.val, num_frames=cfg.data.num_frames, size=size, views=(view,))
         val_clips = [val_set[i] for i in range(min(cfg.data.val_clips, len(val_set)))]
+    calibration = []
+    if dist.is_main:
+        plain_train = ClipDataset(cfg.data.train, num_frames=cfg.data.num_frames, size=size, views=(view,))
+        count = min(cfg.data.calibration_clips, len(plain_train))
+        calibration = [(plain_train[i][view].to(dist.device),) for i in range(count)]
 
     model = HOISegmenter(model_cfg).to(dist.device)
     trained = wrap_ddp(model, dist)
@@ -172,6 +178,7 @@ def train(raw_config: dict, config_path: Path) -> None:
                     samples=len(images) * dist.world_size,
                 )
             if dist.is_main and val_clips and (done % optim_cfg.val_every == 0 or done == optim_cfg.steps):
+                recalibrate_batchnorm(ema.module, calibration)
                 scores = validate(ema.module, val_clips, view, dist.device)
                 log.log(done, scores)
                 log.info(f"step {done}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
@@ -187,6 +194,7 @@ def train(raw_config: dict, config_path: Path) -> None:
     barrier(dist)
     if dist.is_main:
         wall = wall_before + time.perf_counter() - started
+        recalibrate_batchnorm(ema.module, calibration)
         save_weights(
             cfg.run_dir / "weights",
             kind=SEGMENTER_KINDS[view],
