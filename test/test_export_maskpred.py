@@ -95,6 +95,7 @@ def test_export_writes_every_mask_model_with_parity_figures_and_a_report(weights
     assert "max |logit diff|" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_models_without_shipped_weights_are_skipped_with_the_reason(weights_and_clips, tmp_path, monkeypatch):
     from training.export import maskpred as export_module
 

@@ -54,6 +54,7 @@ def test_ego_frames_are_hidden_progressively_down_to_the_first_frame():
     assert torch.all(visible[:, 1:] <= visible[:, :-1])  # a prefix: no frame shown after a hidden one
 
 
+@pytest.mark.slow
 def test_too_few_clips_for_one_batch_is_a_named_error(tmp_path):
     config = write_config(tmp_path, "maskpred", TINY_MODEL, steps=1, batch_size=3)
     done = subprocess.run(

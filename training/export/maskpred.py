@@ -126,6 +126,7 @@ def export_mask_models(
         records.append(_skipped("maskpred_step", "maskpred", "--maskpred-weights"))
     else:
         model, model_id = build_mask_predictor(maskpred_dir)
+        clips = parity_clip_set(model.config.image_size)  # before the export: fail fast without clips
         step = MaskPredictorStep(model)
         metadata = onnx_metadata("maskpred_step", model.config, model_id)
         onnx_path = export_onnx(step, out_dir / "maskpred_step.onnx", metadata=metadata)
@@ -142,7 +143,7 @@ def export_mask_models(
                 "onnx": str(onnx_path),
                 "bytes": onnx_path.stat().st_size,
                 "opset": ONNX_OPSET,
-                "parity": mask_predictor_parity(eager, onnx, parity_clip_set(model.config.image_size)),
+                "parity": mask_predictor_parity(eager, onnx, clips),
                 "tensorrt": _tensorrt(onnx_path, out_dir, fp16, metadata),
             }
         )
@@ -154,6 +155,7 @@ def export_mask_models(
             records.append(_skipped(kind, kind, f"--{view}-segmenter-weights"))
             continue
         segmenter, segmenter_id = build_segmenter(view, segmenter_dir)
+        clips = parity_clip_set(segmenter.config.image_size)
         metadata = onnx_metadata(kind, segmenter.config, segmenter_id)
         onnx_path = export_onnx(segmenter, out_dir / f"{kind}.onnx", metadata=metadata)
         eager = runner_cls(create_runtime("torch", torch_module=segmenter), segmenter.config, segmenter_id)
