@@ -6,17 +6,19 @@ The nodes (mask and video) start in this process; the sample clips are published
 topics at their frame rate; the predictions come back over /egoexo/hoi_masks and /egoexo/pred_video,
 are written as prediction directories with preview GIFs, and are scored against the ground truth
 beside the baselines. When a shipped model is not there yet, the demo says so and runs the same
-path with untrained (random) weights, so the plumbing still runs for real; its numbers then mean
-nothing about quality.
+path with an untrained (random) stand-in for that model beside the trained ones, so everything
+still runs for real; the numbers of a random stage then mean nothing about quality.
 """
 
 import argparse
+import shutil
 import tempfile
 import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_PARTS = ("maskpred", "exo_segmenter", "vae", "video_unet")
+VIDEO_PARTS = ("vae", "video_unet")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +57,27 @@ def missing_shipped_weights() -> list[str]:
     ]
 
 
+def stand_in_weights_root(missing: list[str], height: int, num_frames: int) -> tuple[Path, list[str]]:
+    """A weights root with the shipped models that exist and random stand-ins for the missing ones.
+
+    The VAE and the video UNet are replaced together (a random UNet fits only its own VAE).
+    Returns the root and the names of the models that are random there.
+    """
+    from egoexo_models.pipeline import write_random_weights
+    from egoexo_models.weights import SHIPPED_WEIGHTS_ROOT
+
+    root = Path(tempfile.mkdtemp(prefix="egoexo-demo-weights-"))
+    write_random_weights(root, size=height, num_frames=num_frames)
+    random_parts = set(missing)
+    if random_parts & set(VIDEO_PARTS):
+        random_parts |= set(VIDEO_PARTS)
+    for name in SHIPPED_PARTS:
+        if name not in random_parts:
+            shutil.rmtree(root / name)
+            (root / name).symlink_to(SHIPPED_WEIGHTS_ROOT / name, target_is_directory=True)
+    return root, [name for name in SHIPPED_PARTS if name in random_parts]
+
+
 def run(args: argparse.Namespace) -> int:
     from egoexo_models.clip import list_clips
 
@@ -70,16 +93,15 @@ def run(args: argparse.Namespace) -> int:
     missing = missing_shipped_weights()
     if missing:
         from egoexo_models.clip import read_meta
-        from egoexo_models.pipeline import write_random_weights
 
         meta = read_meta(clips[0])
-        random_root = Path(tempfile.mkdtemp(prefix="egoexo-demo-untrained-"))
-        write_random_weights(random_root, size=meta.height, num_frames=meta.num_frames)
-        ros_args = ["-p", f"weights_dir:={random_root}"]
+        root, random_parts = stand_in_weights_root(missing, meta.height, meta.num_frames)
+        ros_args = ["-p", f"weights_dir:={root}"]
+        trained = [name for name in SHIPPED_PARTS if name not in random_parts]
         print(
-            f"demo: NOT THERE YET: trained weights for {', '.join(missing)} are not shipped; running the "
-            f"whole path with UNTRAINED random weights ({random_root}). The predictions are noise and the "
-            "metrics below measure nothing but the plumbing.",
+            f"demo: NOT THERE YET: trained weights for {', '.join(missing)} are not shipped. Running the "
+            f"whole path with the trained {', '.join(trained) or 'nothing'} and UNTRAINED random "
+            f"{', '.join(random_parts)} ({root}): metrics of the random stages measure nothing but the plumbing.",
             flush=True,
         )
 
