@@ -127,12 +127,40 @@ def test_unet_module_names_follow_diffusers_for_sd_initialisation(model):
 
 
 @torch.no_grad()
-def test_vae_round_trip_shapes_and_downscale():
-    vae = FrameVAE(tiny_vae_config()).eval()
+@pytest.mark.parametrize(
+    "config",
+    [
+        tiny_vae_config(),
+        VAEConfig(
+            architecture="autoencoder_kl",
+            block_out_channels=(8, 16),
+            layers_per_block=1,
+            latent_channels=4,
+            norm_num_groups=4,
+        ),
+    ],
+)
+def test_both_vae_architectures_fold_frames_by_their_downscale_factor(config):
+    vae = FrameVAE(config).eval()
     frames = torch.rand(3, 3, SIZE, SIZE) * 2 - 1
     latents = vae.encode(frames)
+    assert config.downscale_factor == 2
     assert latents.shape == (3, 4, SIZE // 2, SIZE // 2)
     assert vae.decode(latents).shape == frames.shape
+
+
+@torch.no_grad()
+def test_a_fresh_patch_vae_is_a_linear_patch_autoencoder():
+    vae = FrameVAE(tiny_vae_config()).eval()
+    a, b = torch.rand(2, 3, SIZE, SIZE), torch.rand(2, 3, SIZE, SIZE)
+    decode_encode = lambda x: vae.decode(vae.encode(x))  # noqa: E731
+    base = decode_encode(torch.zeros_like(a))
+    torch.testing.assert_close(
+        decode_encode(a + b) - base,
+        (decode_encode(a) - base) + (decode_encode(b) - base),
+        atol=1e-5,
+        rtol=1e-4,
+    )
 
 
 def test_label_maps_become_hand_and_object_channels():
@@ -163,4 +191,4 @@ def test_mask_encoder_channels_must_match_the_unet_decoder():
 
 def test_vae_config_rejects_channels_not_divisible_by_groups():
     with pytest.raises(ValueError, match="norm_num_groups"):
-        VAEConfig(block_out_channels=(10, 20), norm_num_groups=4)
+        VAEConfig(architecture="autoencoder_kl", block_out_channels=(10, 20), norm_num_groups=4)

@@ -22,8 +22,8 @@ TINY_TEXT_WIDTH = 32
 
 
 def tiny_vae_config() -> VAEConfig:
-    """Downscale factor 2, 4 latent channels."""
-    return VAEConfig(block_out_channels=(8, 16), layers_per_block=1, latent_channels=4, norm_num_groups=4)
+    """Patch VAE with downscale factor 2, 4 latent channels."""
+    return VAEConfig(architecture="patch", latent_channels=4, patch_size=2, width=8, res_blocks=1)
 
 
 def tiny_diffusion_config(
