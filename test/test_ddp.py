@@ -124,8 +124,7 @@ def test_a_non_integer_rank_is_named(monkeypatch):
         init_distributed("cpu")
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_cuda_without_a_gpu_is_an_error(monkeypatch):
-    if torch.cuda.is_available():
-        pytest.skip("this machine has a GPU")
     with pytest.raises(ValueError, match="no CUDA GPU"):
         init_distributed("cuda")

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from egoexo_models.clip import Clip, ClipMeta
 from egoexo_models.pipeline import EgoExoPipeline, PipelineOptions, write_random_weights
@@ -108,10 +109,7 @@ def test_the_fallback_order_starts_at_the_chosen_backend():
     assert PipelineOptions(backend="torch", fallback=()).backend_order() == ["torch"]
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_an_unavailable_device_with_no_fallback_names_the_reason(weights):
-    import torch
-
-    if torch.cuda.is_available():
-        pytest.skip("this machine has a GPU")
     with pytest.raises(BackendUnavailableError, match="no CUDA GPU"):
         EgoExoPipeline.load(PipelineOptions(weights_dir=weights, device="cuda", fallback=()))
