@@ -156,6 +156,12 @@ def interleaved(device: str, args: argparse.Namespace) -> dict:
     }
 
 
+def _cuda_available() -> bool:
+    """Asked in a subprocess, so that this process does not import torch (see --prepare)."""
+    check = "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"
+    return subprocess.run([sys.executable, "-c", check], cwd=REPO_ROOT).returncode == 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", type=Path, help="mask predictor weights (default: shipped)")
@@ -169,18 +175,26 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--one", nargs=2, metavar=("BACKEND", "DEVICE"), help=argparse.SUPPRESS)
     parser.add_argument("--interleaved", metavar="DEVICE", help=argparse.SUPPRESS)
+    parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.one:  # inside a subprocess
         print(json.dumps(measure(args.one[0], args.one[1], args)))
         return 0
+    if args.prepare:
+        from egoexo_models.maskpred.loading import load_exo_segmenter, load_mask_predictor
+
+        load_mask_predictor(args.weights, "onnxruntime", engine_cache_dir=args.cache).close()
+        load_exo_segmenter(args.exo_segmenter, "onnxruntime", engine_cache_dir=args.cache).close()
+        return 0
     if args.interleaved:
         print(json.dumps(interleaved(args.interleaved, args)))
         return 0
 
-    import torch
-
-    devices = args.devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
+    devices = args.devices or (["cpu", "cuda"] if _cuda_available() else ["cpu"])
+    # Export the ONNX files first, in a subprocess of its own, so that no measured process pays for an
+    # export and this process stays small (a child's ru_maxrss starts at its parent's size at fork).
+    subprocess.run([sys.executable, __file__, "--prepare", *sys.argv[1:]], check=True, cwd=REPO_ROOT)
     results = []
     for device in devices:
         for backend in ("torch", "onnxruntime"):
