@@ -18,6 +18,7 @@ from egoexo_models.maskpred import (
     load_mask_predictor,
 )
 from egoexo_models.maskpred.losses import bce_dice_loss
+from egoexo_models.nn import ResNetEncoder
 from training.trainers.maskpred import OptimConfig, alpha_at, hide_ego_frames, visible_prefix_limit
 
 REPO = Path(__file__).resolve().parent.parent
@@ -148,14 +149,20 @@ def test_training_runs_under_torchrun_with_two_gloo_processes(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_segmenter_trainer_exports_a_loadable_exo_segmenter(tmp_path):
+def test_the_segmenter_trainer_starts_from_imagenet_weights_and_exports_a_loadable_segmenter(tmp_path):
     model = {
         "image_size": [32, 32],
         "view": "exo",
         "stem_width": 8,
+        "stem_kernel": 7,
         "encoder_widths": [8, 8, 16],
         "decoder_widths": [16, 8, 8],
     }
-    train(write_config(tmp_path, "segmenter", model, steps=2, frames_per_clip=2))
+    torch.save(ResNetEncoder(3, 8, (8, 8, 16, 32), (1, 1, 1, 1)).state_dict(), tmp_path / "resnet.pth")
+    config = write_config(tmp_path, "segmenter", model, steps=2, frames_per_clip=2)
+    train(config, f"imagenet_resnet={tmp_path / 'resnet.pth'}")
     segmenter = load_exo_segmenter(tmp_path / "run" / "weights")
     assert segmenter.config == SegmenterConfig(**model)
+    torch.save(ResNetEncoder(3, 16, (16, 16, 16), (1, 1, 1)).state_dict(), tmp_path / "wide.pth")
+    with pytest.raises(AssertionError, match=r"conv1\.weight has shape"):
+        train(config, f"imagenet_resnet={tmp_path / 'wide.pth'}", f"run_dir={tmp_path / 'run2'}")

@@ -27,6 +27,7 @@ from egoexo_models.maskpred.config import MaskPredictorConfig
 from egoexo_models.maskpred.losses import bce_dice_loss
 from egoexo_models.maskpred.model import MaskPredictor
 from egoexo_models.metrics.masks import region_similarity
+from egoexo_models.nn import load_imagenet_resnet
 from egoexo_models.weights import save_weights
 from training.common import (
     EMA,
@@ -79,6 +80,9 @@ class MaskpredStage:
     data: DataConfig
     model: MaskPredictorConfig
     optim: OptimConfig
+    # A torchvision ResNet state dict (.pth or .safetensors) to start Φenc and Φmask from; it needs
+    # stem_kernel 7 and that ResNet's widths (e.g. 64, 128, 256). Ignored when resuming.
+    imagenet_resnet: Path | None = None
 
 
 def alpha_at(step: int, optim: OptimConfig, query: str) -> float:
@@ -196,7 +200,11 @@ def train(raw_config: dict, config_path: Path) -> None:
         )
 
     # Model, optimizer, EMA; resume from the newest checkpoint of the run directory.
-    model = MaskPredictor(model_cfg).to(dist.device)
+    model = MaskPredictor(model_cfg)
+    if cfg.imagenet_resnet is not None:
+        load_imagenet_resnet(model.encoder, cfg.imagenet_resnet)
+        load_imagenet_resnet(model.mask_encoder, cfg.imagenet_resnet)
+    model = model.to(dist.device)
     trained = wrap_ddp(model, dist)
     optimizer = torch.optim.Adam(model.parameters(), lr=optim_cfg.lr)
     ema = EMA(model, optim_cfg.ema_decay)

@@ -22,6 +22,7 @@ from egoexo_models.maskpred.loading import SEGMENTER_KINDS
 from egoexo_models.maskpred.losses import bce_dice_loss
 from egoexo_models.maskpred.segmenter import HOISegmenter
 from egoexo_models.metrics.masks import region_similarity
+from egoexo_models.nn import load_imagenet_resnet
 from egoexo_models.weights import save_weights
 from training.common import (
     EMA,
@@ -74,6 +75,8 @@ class SegmenterStage:
     data: SegmenterData
     model: SegmenterConfig
     optim: SegmenterOptim
+    # A torchvision ResNet state dict to start the encoder from (stem_kernel 7 and that ResNet's widths).
+    imagenet_resnet: Path | None = None
 
 
 @torch.no_grad()
@@ -123,7 +126,10 @@ def train(raw_config: dict, config_path: Path) -> None:
         count = min(cfg.data.calibration_clips, len(plain_train))
         calibration = [(plain_train[i][view].to(dist.device),) for i in range(count)]
 
-    model = HOISegmenter(model_cfg).to(dist.device)
+    model = HOISegmenter(model_cfg)
+    if cfg.imagenet_resnet is not None:
+        load_imagenet_resnet(model.encoder, cfg.imagenet_resnet)
+    model = model.to(dist.device)
     trained = wrap_ddp(model, dist)
     optimizer = torch.optim.Adam(model.parameters(), lr=optim_cfg.lr)
     ema = EMA(model, optim_cfg.ema_decay)
