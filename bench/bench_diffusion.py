@@ -2,7 +2,7 @@
 (and CUDA when available), and the FLOPs of one UNet evaluation against the machine's matmul FLOP/s.
 
     python bench/bench_diffusion.py [--weights-root DIR | --random] [--threads 2] [--repeats 5]
-        [--sampler dpmpp --steps 20] [--devices cpu cuda] [--json outputs/bench/diffusion.json]
+        [--sampler ddim --steps 1] [--devices cpu cuda] [--json outputs/bench/diffusion.json]
 
 FLOPs come from torch.utils.flop_counter (a multiply-add counts 2) for one UNet evaluation of one
 16-frame clip; the practical peak is the best of a few float32 2048x2048 matmuls timed in the same
@@ -36,7 +36,7 @@ from egoexo_models.diffusion.generator import (  # noqa: E402
     torch_generator,
 )
 from egoexo_models.diffusion.model import VideoDiffusionConfig, VideoDiffusionModel, load_video_diffusion  # noqa: E402
-from egoexo_models.diffusion.sampling import SamplerSettings  # noqa: E402
+from egoexo_models.diffusion.sampling import DEFAULT_SAMPLER, DEFAULT_STEPS, SamplerSettings  # noqa: E402
 from egoexo_models.diffusion.text_encoder import load_text_encoder  # noqa: E402
 from egoexo_models.diffusion.vae import FrameVAE, VAEConfig, load_vae  # noqa: E402
 
@@ -132,8 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--random", action="store_true", help="fresh models of the shipped configuration")
     parser.add_argument("--threads", type=int, default=2, help="torch and ONNX Runtime CPU threads")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--sampler", default="dpmpp")
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument(
+        "--sampler", default=DEFAULT_SAMPLER, help=f"(default: {DEFAULT_SAMPLER}, the shipped default)"
+    )
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"(default: {DEFAULT_STEPS})")
     parser.add_argument("--devices", nargs="+", default=["cpu", "cuda"])
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)

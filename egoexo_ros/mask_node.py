@@ -71,6 +71,7 @@ class MaskNode(PipelineNode):
                 trigger=config.trigger,
                 window_stride=config.window_stride,
                 max_ego_offset_ns=round(config.max_ego_offset_s * 1e9),
+                max_ego_lag_ns=round(config.max_ego_lag_s * 1e9),
                 max_frame_gap_ns=round(config.max_frame_gap_s * 1e9),
                 ego_buffer_size=config.ego_buffer_size,
             )

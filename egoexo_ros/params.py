@@ -96,6 +96,13 @@ MASK_NODE_PARAMS: tuple[ParamSpec, ...] = (
         0.001,
         10.0,
     ),
+    ParamSpec(
+        "max_ego_lag_s",
+        float,
+        "exo stamps may run this far ahead of the ego stream before a window without an ego frame is dropped",
+        0.001,
+        60.0,
+    ),
     *_qos_specs("ego", "the ego camera subscription"),
     ParamSpec(
         "model_fps", float, "rate the exo stream is subsampled to, by stamp; 0: the model's", 0.0, 1000.0
@@ -176,6 +183,7 @@ class MaskNodeConfig:
     max_frame_gap_s: float
     ego_buffer_size: int
     max_ego_offset_s: float
+    max_ego_lag_s: float
     exo_qos: QosConfig
     ego_qos: QosConfig
     instruction_depth: int
@@ -190,6 +198,12 @@ class VideoNodeConfig:
 def parse_mask_node_config(values: Mapping[str, Any]) -> MaskNodeConfig:
     """Validate the mask node's parameter values (name -> value; None when unset)."""
     v = _validated(MASK_NODE_PARAMS, values)
+    if v["max_ego_lag_s"] < v["max_ego_offset_s"]:
+        raise ParameterError(
+            "max_ego_lag_s",
+            v["max_ego_lag_s"],
+            f"it must be at least max_ego_offset_s ({v['max_ego_offset_s']}): a window waits for an ego frame that close",
+        )
     return MaskNodeConfig(
         common=_common(v),
         model_fps=v["model_fps"],
@@ -199,6 +213,7 @@ def parse_mask_node_config(values: Mapping[str, Any]) -> MaskNodeConfig:
         max_frame_gap_s=v["max_frame_gap_s"],
         ego_buffer_size=v["ego_buffer_size"],
         max_ego_offset_s=v["max_ego_offset_s"],
+        max_ego_lag_s=v["max_ego_lag_s"],
         exo_qos=QosConfig(v["qos.exo.reliability"], v["qos.exo.depth"]),
         ego_qos=QosConfig(v["qos.ego.reliability"], v["qos.ego.depth"]),
         instruction_depth=v["qos.instruction.depth"],

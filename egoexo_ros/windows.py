@@ -13,8 +13,9 @@ Rules:
   Trigger "continuous": a window starts every `window_stride` subsampled frames once any
   instruction has arrived, with the latest instruction.
 - Ego frame: the buffered ego frame nearest the window's first exo stamp, chosen once an ego
-  frame at or after that stamp has arrived, or once exo stamps pass it by `max_ego_offset`;
-  farther than `max_ego_offset` from it drops the window ("ego_missing").
+  frame at or after that stamp has arrived, or once exo stamps pass it by `max_ego_lag` (the ego
+  camera, or its delivery, may lag the exo one by that much); farther than `max_ego_offset`
+  from it drops the window ("ego_missing").
 - Stamps: an exo frame not newer than the previous one is dropped ("exo_out_of_order"); a jump
   back or a gap larger than `max_frame_gap` restarts the stream, dropping windows in progress
   ("exo_time_reset", "exo_gap"; a gap while no window is in progress is no problem). A dropped
@@ -39,6 +40,7 @@ class AssemblerConfig:
     trigger: str
     window_stride: int
     max_ego_offset_ns: int
+    max_ego_lag_ns: int
     max_frame_gap_ns: int
     ego_buffer_size: int
 
@@ -204,7 +206,7 @@ class WindowAssembler:
         for window in [w for w in self._windows if w.ego is None]:
             first = window.first_stamp_ns
             waited_enough = (
-                self._last_exo_ns is not None and self._last_exo_ns > first + self.config.max_ego_offset_ns
+                self._last_exo_ns is not None and self._last_exo_ns > first + self.config.max_ego_lag_ns
             )
             if not (newest_ego is not None and newest_ego >= first) and not waited_enough:
                 continue

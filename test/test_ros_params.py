@@ -74,6 +74,7 @@ def test_every_parameter_has_a_description():
         ("qos.exo.reliability", "maybe", r"'qos.exo.reliability' = 'maybe' is invalid"),
         ("qos.exo.depth", 0, r"'qos.exo.depth' = 0 is invalid"),
         ("max_ego_offset_s", -1.0, r"'max_ego_offset_s' = -1.0 is invalid"),
+        ("max_ego_lag_s", 0.05, r"'max_ego_lag_s' = 0.05 is invalid: it must be at least max_ego_offset_s"),
         ("fp16", 1, r"'fp16' = 1 is invalid: expected bool"),
         ("autostart", None, r"'autostart' = None is invalid: it is not set"),
     ],

@@ -125,7 +125,7 @@ class Harness:
                 )
             pixels = RNG.integers(0, 256, (*exo_size, 3), dtype=np.uint8)
             self.client.exo_pub.publish(array_to_image(pixels, "rgb8", stamp=stamp, frame_id="exo_camera"))
-            time.sleep(0.01)
+            time.sleep(0.02)  # a 6x replay: the nodes see ego frames up to 80 ms late (max_ego_lag_s 0.5 s)
 
     def window(self, text: str = "pick up the cup", **sizes) -> None:
         """One valid window: an instruction, then FRAMES frames."""

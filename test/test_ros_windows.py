@@ -16,6 +16,7 @@ CONFIG = AssemblerConfig(
     trigger="instruction",
     window_stride=4,
     max_ego_offset_ns=50_000_000,
+    max_ego_lag_ns=300_000_000,
     max_frame_gap_ns=1_000_000_000,
     ego_buffer_size=16,
 )
@@ -39,14 +40,15 @@ def problems(events) -> list[Problem]:
     return [e for e in events if isinstance(e, Problem)]
 
 
-def play(assembler, start: float, stop: float, rate: float, *, ego: bool = True) -> list:
-    """Exo (and ego, same stamps, ego first) frames at `rate` Hz for stamps in [start, stop)."""
+def play(assembler, start: float, stop: float, rate: float, *, ego: bool = True, exo: bool = True) -> list:
+    """Ego and exo frames (same stamps, ego first; either may be left out) at `rate` Hz for stamps in [start, stop)."""
     events = []
     for i in range(round((stop - start) * rate)):
         stamp = start + i / rate
         if ego:
             events += assembler.add_ego(frame(stamp))
-        events += assembler.add_exo(frame(stamp))
+        if exo:
+            events += assembler.add_exo(frame(stamp))
     return events
 
 
@@ -166,6 +168,31 @@ def test_exo_stamps_jumping_back_restart_the_stream_and_drop_the_window_in_progr
     assert "exo stamps jumped back by 100.100 s" in problems(jumped)[1].message
     assert [w for w, _, _ in ready(after)] == [1, 1, 1, 1]
     assert [s for _, _, s in ready(after)] == pytest.approx([0.2, 0.3, 0.4, 0.5])
+
+
+def test_ego_frames_delivered_late_are_waited_for_up_to_max_ego_lag():
+    assembler = WindowAssembler(CONFIG)
+    assembler.add_instruction("go")
+    held = play(assembler, 0.0, 0.3, rate=10, ego=False)  # exo runs 0.2 s ahead, within the 0.3 s lag
+
+    released = play(assembler, 0.0, 0.3, rate=10, exo=False)
+
+    assert ready(held) == [] and problems(held) == []
+    assert ready(released) == [(0, 0, 0.0), (0, 1, 0.1), (0, 2, 0.2)]
+    assert released[0].window.ego.stamp_ns == 0
+
+
+def test_after_a_jump_back_an_exo_frame_ahead_of_its_ego_frame_still_gets_it():
+    assembler = WindowAssembler(CONFIG)
+    play(assembler, 100.0, 100.2, rate=10)
+    assembler.add_instruction("replayed")
+
+    held = play(assembler, 0.0, 0.2, rate=10, ego=False)
+    released = play(assembler, 0.0, 0.2, rate=10, exo=False)
+
+    assert [p.kind for p in problems(held)] == ["exo_time_reset"]
+    assert [(w, i) for w, i, _ in ready(released)] == [(0, 0), (0, 1)]
+    assert released[0].window.ego.stamp_ns == 0
 
 
 def test_a_gap_in_the_exo_stream_drops_the_window_in_progress():

@@ -273,7 +273,7 @@ def plot_steps(
             draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
     draw.text(
         (left, 8),
-        "PSNR (dB) vs UNet evaluations (log scale); red DDIM, blue DPM-Solver++; green: within 0.2 dB of DDIM-100",
+        "PSNR (dB) vs UNet evaluations (log scale); red DDIM, blue DPM-Solver++; above the green band: within 0.2 dB of DDIM-100 or better",
         fill="black",
     )
     draw.text((width // 2 - 60, height - 20), "UNet evaluations", fill="black")

@@ -113,8 +113,13 @@ def barrier(dist: DistInfo) -> None:
 
 
 def cleanup_distributed() -> None:
-    """Leave the process group, if this process joined one."""
+    """Leave the process group, if this process joined one.
+
+    Every process waits for the others first: a gloo process that tears down while its peer is
+    still in a collective aborts ("terminate called without an active exception").
+    """
     if torch_dist.is_initialized():
+        torch_dist.barrier()
         torch_dist.destroy_process_group()
 
 
