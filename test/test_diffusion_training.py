@@ -103,3 +103,39 @@ def test_phase2_without_phase1_weights_is_a_config_error(tmp_path, capsys):
     )
     assert train_main(["--config", str(config)]) == 2
     assert "phase 2 needs init_from" in capsys.readouterr().err
+
+
+def test_a_copied_latent_cache_trains_without_the_clips_and_a_time_budget_stops_the_run(trained, tmp_path):
+    [cache] = (trained / "cache").iterdir()
+    copied = tmp_path / "carried.safetensors"
+    copied.write_bytes(cache.read_bytes())
+    config = yaml.safe_load((trained / "p1.yaml").read_text())
+    config |= {
+        "data_root": str(tmp_path / "no_clips_here"),
+        "latent_cache": str(copied),
+        "run_dir": str(tmp_path / "run"),
+        "steps": 1000,
+        "max_train_s": 0.0,
+    }
+
+    assert train_main(["--config", str(write_config(tmp_path / "carried.yaml", config))]) == 0
+
+    metadata = read_weights_config(tmp_path / "run" / "final")["metadata"]
+    assert metadata["steps"] == 1 and metadata["data_root"] == str(copied)
+    assert (
+        load_video_diffusion(tmp_path / "run" / "final").config.fps
+        == load_video_diffusion(trained / "p1" / "final").config.fps
+    )
+
+
+def test_phase2_from_a_latent_cache_without_masks_is_a_config_error(trained, tmp_path, capsys):
+    from safetensors.torch import load_file, save_file
+
+    [cache] = (trained / "cache").iterdir()
+    without_masks = {k: v for k, v in load_file(cache).items() if k != "masks"}
+    save_file(without_masks, tmp_path / "no_masks.safetensors", metadata={"fps": "8.0"})
+    config = yaml.safe_load((trained / "p2.yaml").read_text())
+    config |= {"latent_cache": str(tmp_path / "no_masks.safetensors"), "run_dir": str(tmp_path / "run")}
+
+    assert train_main(["--config", str(write_config(tmp_path / "p2.yaml", config))]) == 2
+    assert "has none" in capsys.readouterr().err

@@ -63,6 +63,10 @@ class VideoDiffusionTrainConfig:
     init_from: weights to start from: required for phase 2 (the phase-1 result), optional for phase 1.
     sd_unet: optional Stable Diffusion UNet folder whose spatial layers initialise phase 1 (sd_init.py).
     max_clips: use only the first N training clips (None = all).
+    latent_cache: a latent cache file built elsewhere (say, on the machine that has the clips, then
+        copied to a GPU machine); data_root is then not read and the cache must hold the fps.
+    max_train_s: stop after this many seconds of training, saving the final weights as at the last
+        step (a time-budgeted run on a lent machine); None: run all `steps`.
     """
 
     phase: int
@@ -75,6 +79,8 @@ class VideoDiffusionTrainConfig:
     sd_unet: str | None = None
     cache_dir: str = "outputs/cache/video_diffusion"
     max_clips: int | None = None
+    latent_cache: str | None = None
+    max_train_s: float | None = None
     steps: int = 6000
     batch_size: int = 4
     lr: float = 2e-4
@@ -152,14 +158,26 @@ def build_latent_cache(config: VideoDiffusionTrainConfig, path: Path, device: to
             "text_states": states,
             "null_text_states": null_states,
         },
-        {"clips": str(count), "instructions": str(len(instructions))},
+        {"clips": str(count), "instructions": str(len(instructions)), "fps": str(config.model.fps)},
     )
 
 
-def load_latent_cache(path: Path) -> dict[str, torch.Tensor]:
+def load_latent_cache(path: Path, device: torch.device) -> dict[str, torch.Tensor]:
+    """The cache's tensors on `device` (the whole cache is small enough to sit on a GPU)."""
     from safetensors.torch import load_file
 
-    return load_file(path)
+    return load_file(path, device=str(device))
+
+
+def cache_fps(path: Path) -> float:
+    """The clips' frame rate recorded in a latent cache."""
+    from safetensors import safe_open
+
+    with safe_open(path, "pt") as cache:
+        fps = (cache.metadata() or {}).get("fps")
+    if fps is None:
+        raise ConfigError(f"latent_cache {path} does not record the clips' fps; rebuild it from the clips")
+    return float(fps)
 
 
 # ------------------------------------------------------------------------------------ training step
@@ -237,27 +255,34 @@ def train(raw_config: dict[str, Any], config_path: str | Path) -> None:
         torch.set_num_threads(config.threads)
     dist = init_distributed(config.device)
     seed_everything(config.seed + dist.rank)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     run_dir = Path(config.run_dir)
-    clip_dirs = list_clips(config.data_root)
-    if not clip_dirs:
-        raise ConfigError(f"{config.data_root}: no clips found (generate them with `egoexo sim`)")
-    model_config = dataclasses.replace(config.model, fps=read_meta(clip_dirs[0]).fps)
-    config = dataclasses.replace(config, model=model_config)
-    if dist.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(run_dir / "config.yaml", raw_config)
-
     from egoexo_models.weights import shipped_weights_dir
 
     vae_dir = Path(config.vae_weights) if config.vae_weights else shipped_weights_dir("vae")
-    names = [p.name for p in clip_dirs[: config.max_clips]]
-    cache = cache_path(config, vae_dir, names)
-    if dist.is_main and not cache.is_file():
-        _print(f"building the latent cache {cache} ({len(names)} clips)")
-        build_latent_cache(config, cache, dist.device, _print)
+    if config.latent_cache is not None:
+        cache = Path(config.latent_cache)
+        if not cache.is_file():
+            raise ConfigError(f"latent_cache {cache} does not exist")
+        fps = cache_fps(cache)
+    else:
+        clip_dirs = list_clips(config.data_root)
+        if not clip_dirs:
+            raise ConfigError(f"{config.data_root}: no clips found (generate them with `egoexo sim`)")
+        fps = read_meta(clip_dirs[0]).fps
+        cache = cache_path(config, vae_dir, [p.name for p in clip_dirs[: config.max_clips]])
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, fps=fps))
+    if dist.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(run_dir / "config.yaml", raw_config)
+        if not cache.is_file():
+            _print(f"building the latent cache {cache} ({len(clip_dirs[: config.max_clips])} clips)")
+            build_latent_cache(config, cache, dist.device, _print)
     barrier(dist)
-    data = load_latent_cache(cache)
+    data = load_latent_cache(cache, dist.device)
     clips = data["latents"].shape[0]
+    if config.phase == 2 and "masks" not in data:
+        raise ConfigError(f"phase 2 needs the ego masks, and the latent cache {cache} has none")
 
     model = initial_model(config, _print if dist.is_main else _quiet).to(dist.device)
     trainable = set_trainable(model, config.phase)
@@ -276,25 +301,20 @@ def train(raw_config: dict[str, Any], config_path: str | Path) -> None:
             f"{clips} clips, start at step {start_step}"
         )
         model.train()
+        last_step = config.steps
         for step in range(start_step + 1, config.steps + 1):
             # Randomness from (seed, rank, step): a resumed run continues exactly as an unbroken one.
             generator = torch.Generator().manual_seed(config.seed * 1_000_003 + dist.rank * 7919 + step)
-            index = torch.randint(0, clips, (config.batch_size,), generator=generator)
+            to = dist.device
+            index = torch.randint(0, clips, (config.batch_size,), generator=generator).to(to)
             latents = data["latents"][index].float()
             text = data["text_states"][data["instruction_index"][index]].float()
-            drop = torch.rand(config.batch_size, generator=generator) < config.text_dropout
+            drop = (torch.rand(config.batch_size, generator=generator) < config.text_dropout).to(to)
             text[drop] = data["null_text_states"].float()
             masks = data["masks"][index] if config.phase == 2 else None
-            noise = torch.randn(latents.shape, generator=generator)
-            timesteps = torch.randint(0, timesteps_total, (config.batch_size,), generator=generator)
-            to = dist.device
-            loss = loss_module(
-                latents.to(to),
-                text.to(to),
-                None if masks is None else masks.to(to),
-                noise.to(to),
-                timesteps.to(to),
-            )
+            noise = torch.randn(latents.shape, generator=generator).to(to)
+            timesteps = torch.randint(0, timesteps_total, (config.batch_size,), generator=generator).to(to)
+            loss = loss_module(latents, text, masks, noise, timesteps)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
@@ -303,21 +323,28 @@ def train(raw_config: dict[str, Any], config_path: str | Path) -> None:
             if step % config.log_every == 0 or step == config.steps:
                 scalars = {"loss": float(all_reduce_mean(loss, dist)), "grad_norm": float(grad_norm)}
                 logger.log(step, scalars, samples=config.batch_size * dist.world_size)
-            if step % config.checkpoint_every == 0 or step == config.steps:
+            out_of_time = (
+                config.max_train_s is not None and time.perf_counter() - started >= config.max_train_s
+            )
+            if step % config.checkpoint_every == 0 or step == config.steps or out_of_time:
                 checkpoints.save(
                     step,
                     {"model": model, "ema": ema.module},
                     {"adamw": optimizer},
                     {"wall_s": time.perf_counter() - started},
                 )
+            if out_of_time:
+                logger.info(f"max_train_s={config.max_train_s} reached at step {step}: stopping")
+                last_step = step
+                break
 
         if dist.is_main:
             metadata = {
                 "stage": f"video_diffusion phase {config.phase}",
-                "steps": config.steps,
+                "steps": last_step,
                 "train_wall_s": round(time.perf_counter() - started, 1),
                 "clips": clips,
-                "data_root": config.data_root,
+                "data_root": config.latent_cache or config.data_root,
                 "vae": weights_id(vae_dir),
                 "init_from": config.init_from,
                 "command": f"python training/train.py --config {config_path}",
