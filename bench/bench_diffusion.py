@@ -175,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             row["fraction_of_matmul_peak"] = flops / row["unet_eval_s_min"] / peak
             report["runs"].append(row)
             generator.close()
+        for module in (model, vae, text_encoder):  # the torch runs moved them; ONNX export traces on CPU
+            module.to("cpu")
         try:
             with tempfile.TemporaryDirectory() as cache:
                 runtimes = {

@@ -196,6 +196,7 @@ def main() -> int:
     # export and this process stays small (a child's ru_maxrss starts at its parent's size at fork).
     subprocess.run([sys.executable, __file__, "--prepare", *sys.argv[1:]], check=True, cwd=REPO_ROOT)
     results = []
+    onnxruntime_devices = []
     for device in devices:
         for backend in ("torch", "onnxruntime"):
             command = [sys.executable, __file__, "--one", backend, device, *sys.argv[1:]]
@@ -206,6 +207,8 @@ def main() -> int:
                 continue
             result = json.loads(done.stdout.strip().splitlines()[-1])
             results.append(result)
+            if backend == "onnxruntime":
+                onnxruntime_devices.append(device)
             print(
                 f"{backend:12s} {device:5s} ({result['provider']}, {result['threads']} threads): step "
                 f"{result['step_ms_median']:.2f} ms median, {result['step_ms_p90']:.2f} ms p90; exo segmenter "
@@ -216,7 +219,7 @@ def main() -> int:
                     else ""
                 )
             )
-    for device in devices:
+    for device in onnxruntime_devices:  # the interleaved comparison needs both backends on the device
         command = [sys.executable, __file__, "--interleaved", device, *sys.argv[1:]]
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
         done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO_ROOT)
