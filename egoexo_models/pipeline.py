@@ -300,7 +300,7 @@ def write_random_weights(root: str | Path, *, size: int = 32, num_frames: int = 
     predict noise; shapes, plumbing, backends and timings are real.
     """
     from egoexo_models.diffusion.tiny import write_random_diffusion_weights
-    from egoexo_models.maskpred.config import MaskPredictorConfig, SegmenterConfig
+    from egoexo_models.maskpred.config import SegmenterConfig, tiny_mask_predictor_config
     from egoexo_models.maskpred.model import MaskPredictor
     from egoexo_models.maskpred.segmenter import HOISegmenter
     from egoexo_models.weights import save_weights
@@ -308,16 +308,7 @@ def write_random_weights(root: str | Path, *, size: int = 32, num_frames: int = 
     root = Path(root)
     write_random_diffusion_weights(root, num_frames=num_frames, size=size)
     image_size = (size, size)
-    mask_config = MaskPredictorConfig(
-        image_size=image_size,
-        stem_width=8,
-        encoder_widths=(8, 8, 16),
-        mask_encoder_widths=(8, 8),
-        key_dim=8,
-        value_dim=8,
-        decoder_widths=(8, 8),
-        memory_ring=num_frames - 1,
-    )
+    mask_config = tiny_mask_predictor_config(size, memory_ring=num_frames - 1)
     save_weights(
         root / "maskpred",
         kind="maskpred",

@@ -9,22 +9,12 @@ import pytest
 import torch
 
 from egoexo_models.clip import Clip, ClipMeta, write_clip
-from egoexo_models.maskpred import HOISegmenter, MaskPredictor, MaskPredictorConfig, SegmenterConfig
+from egoexo_models.maskpred import HOISegmenter, MaskPredictor, SegmenterConfig
+from egoexo_models.maskpred.config import tiny_mask_predictor_config
 from egoexo_models.weights import save_weights
 
 SIZE = (32, 32)
-MASKPRED = MaskPredictorConfig(
-    image_size=SIZE,
-    stem_width=8,
-    encoder_widths=(8, 8, 16),
-    encoder_blocks=(1, 1, 1),
-    mask_encoder_widths=(8, 8),
-    mask_encoder_blocks=(1, 1),
-    key_dim=8,
-    value_dim=16,
-    decoder_widths=(16, 8),
-    memory_ring=3,
-)
+MASKPRED = tiny_mask_predictor_config(SIZE[0], memory_ring=3)
 
 
 def tiny_clip(seed: int) -> Clip:

@@ -1,30 +1,22 @@
 """Φseg model: the whole-clip forward equals the step graph run frame by frame through the ring memory."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
-from egoexo_models.maskpred.config import MaskPredictorConfig
+from egoexo_models.maskpred.config import MaskPredictorConfig, tiny_mask_predictor_config
 from egoexo_models.maskpred.memory import MaskMemoryState, memory_slot
 from egoexo_models.maskpred.model import MaskPredictor, hand_object_channels, write_memory
 from egoexo_models.maskpred.step import MaskPredictorStep
 
-TINY = dict(
-    image_size=(32, 32),
-    stem_width=8,
-    encoder_widths=(8, 8, 16),
-    encoder_blocks=(1, 1, 1),
-    mask_encoder_widths=(8, 8),
-    mask_encoder_blocks=(1, 1),
-    key_dim=8,
-    value_dim=16,
-    decoder_widths=(16, 8),
-)
+TINY = tiny_mask_predictor_config(memory_ring=4)
 
 
 def tiny_model(**overrides) -> MaskPredictor:
     torch.manual_seed(0)
-    model = MaskPredictor(MaskPredictorConfig(**{**TINY, **overrides}))
+    model = MaskPredictor(dataclasses.replace(TINY, **overrides))
     for module in model.modules():  # non-trivial BatchNorm statistics, so eval mode is really tested
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.uniform_(-0.2, 0.2)
@@ -138,7 +130,7 @@ def test_the_memory_state_is_never_modified_by_writing():
 )
 def test_a_bad_config_is_rejected_by_name(field, value, message):
     with pytest.raises(ValueError, match=message):
-        MaskPredictorConfig(**{**TINY, field: value})
+        dataclasses.replace(TINY, **{field: value})
 
 
 def test_the_shipped_size_stays_small():

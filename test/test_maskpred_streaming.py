@@ -4,21 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from egoexo_models.maskpred import MaskInputError, MaskPredictorConfig, load_mask_predictor
+from egoexo_models.maskpred import MaskInputError, load_mask_predictor
+from egoexo_models.maskpred.config import tiny_mask_predictor_config
 from egoexo_models.weights import WeightsError, save_weights
 
-TINY = MaskPredictorConfig(
-    image_size=(32, 32),
-    stem_width=8,
-    encoder_widths=(8, 8, 16),
-    encoder_blocks=(1, 1, 1),
-    mask_encoder_widths=(8, 8),
-    mask_encoder_blocks=(1, 1),
-    key_dim=8,
-    value_dim=16,
-    decoder_widths=(16, 8),
-    memory_ring=3,
-)
+TINY = tiny_mask_predictor_config(memory_ring=3)
 
 
 def uint8_clip(frames: int = 6, size=(32, 32)):

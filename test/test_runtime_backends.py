@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from egoexo_models.maskpred import MaskPredictorConfig, load_mask_predictor
+from egoexo_models.maskpred import load_mask_predictor
+from egoexo_models.maskpred.config import tiny_mask_predictor_config
 from egoexo_models.maskpred.loading import build_mask_predictor, onnx_metadata
 from egoexo_models.maskpred.step import MaskPredictorStep
 from egoexo_models.runtime import (
@@ -17,18 +18,7 @@ from egoexo_models.runtime import (
 )
 from egoexo_models.runtime.onnx_files import export_onnx
 
-TINY = MaskPredictorConfig(
-    image_size=(32, 32),
-    stem_width=8,
-    encoder_widths=(8, 8, 16),
-    encoder_blocks=(1, 1, 1),
-    mask_encoder_widths=(8, 8),
-    mask_encoder_blocks=(1, 1),
-    key_dim=8,
-    value_dim=16,
-    decoder_widths=(16, 8),
-    memory_ring=2,
-)
+TINY = tiny_mask_predictor_config()
 
 
 @pytest.fixture(scope="module")

@@ -146,3 +146,18 @@ class SegmenterConfig:
                 )
         if self.view not in SEGMENTER_VIEWS:
             raise ValueError(f"SegmenterConfig.view must be one of {SEGMENTER_VIEWS}, got {self.view!r}")
+
+
+def tiny_mask_predictor_config(size: int = 32, **overrides: Any) -> MaskPredictorConfig:
+    """A mask predictor of a few thousand parameters at size x size, for tests and random-weight smoke runs."""
+    tiny = dict(
+        image_size=(size, size),
+        stem_width=8,
+        encoder_widths=(8, 8, 16),
+        mask_encoder_widths=(8, 8),
+        key_dim=8,
+        value_dim=16,
+        decoder_widths=(16, 8),
+        memory_ring=2,
+    )
+    return MaskPredictorConfig(**(tiny | overrides))
