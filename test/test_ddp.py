@@ -3,6 +3,7 @@ rank 0 writes checkpoints and logs."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -59,6 +60,20 @@ cleanup_distributed()
 """
 
 
+def run_process_group(command: list[str], env: dict[str, str], timeout_s: float = 180.0):
+    """Run torchrun in a session of its own; on a timeout kill the whole group (workers included)."""
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
 @pytest.mark.slow
 def test_two_gloo_processes_average_gradients_stay_identical_and_only_rank0_writes(tmp_path):
     script = tmp_path / "ddp_worker.py"
@@ -66,11 +81,11 @@ def test_two_gloo_processes_average_gradients_stay_identical_and_only_rank0_writ
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     command += [str(script), str(tmp_path)]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=180)
+    result = run_process_group(command, env)
     if result.returncode != 0 and any(marker in result.stderr for marker in PORT_RACES):
         # torchrun picks a free port and binds it later; on a busy machine another process can take
         # it in between. That race is outside the code under test: try once more.
-        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=180)
+        result = run_process_group(command, env)
     assert result.returncode == 0, result.stderr[-3000:]
 
     ranks = [json.loads((tmp_path / f"result_rank{r}.json").read_text()) for r in (0, 1)]
