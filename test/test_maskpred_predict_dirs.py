@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from egoexo_models.clip import Clip, ClipMeta, write_clip
-from egoexo_models.maskpred import HOISegmenter, MaskPredictor, MaskPredictorConfig, SegmenterConfig
+from egoexo_models.maskpred import HOISegmenter, MaskPredictor, SegmenterConfig
+from egoexo_models.maskpred.config import tiny_mask_predictor_config
 from egoexo_models.maskpred.predict_masks import main, predict_mask_dirs
 from egoexo_models.prediction_dir import read_prediction
 from egoexo_models.weights import save_weights
@@ -19,16 +20,7 @@ SIZE = (32, 32)
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("predict")
     torch.manual_seed(0)
-    config = MaskPredictorConfig(
-        image_size=SIZE,
-        stem_width=8,
-        encoder_widths=(8, 8, 16),
-        mask_encoder_widths=(8, 8),
-        key_dim=8,
-        value_dim=16,
-        decoder_widths=(16, 8),
-        memory_ring=2,
-    )
+    config = tiny_mask_predictor_config(SIZE[0])
     save_weights(
         root / "maskpred", kind="maskpred", config=config, state_dict=MaskPredictor(config).state_dict()
     )
