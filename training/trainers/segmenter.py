@@ -37,18 +37,7 @@ from training.common import (
     seed_everything,
     wrap_ddp,
 )
-from training.trainers.maskpred import endless, recalibrate_batchnorm
-
-
-@dataclass(frozen=True)
-class SegmenterData:
-    train: Path
-    val: Path
-    num_frames: int = 16
-    augment: bool = True
-    workers: int = 1
-    val_clips: int = 48
-    calibration_clips: int = 16  # train clips on which the EMA's BatchNorm statistics are re-estimated
+from training.trainers.maskpred import DataConfig, endless, recalibrate_batchnorm
 
 
 @dataclass(frozen=True)
@@ -72,7 +61,7 @@ class SegmenterOptim:
 class SegmenterStage:
     stage: str
     run_dir: Path
-    data: SegmenterData
+    data: DataConfig  # the mask predictor's: the same clips, windows and validation set
     model: SegmenterConfig
     optim: SegmenterOptim
     # A torchvision ResNet state dict to start the encoder from (stem_kernel 7 and that ResNet's widths).
