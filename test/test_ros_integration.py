@@ -63,7 +63,8 @@ def predicted(weights, clip_dir, tmp_path_factory):
     """What `egoexo predict` writes for the clip."""
     out = tmp_path_factory.mktemp("predict") / "out"
     arguments = ["predict", str(clip_dir), "--out", str(out), "--weights-dir", str(weights)]
-    assert egoexo([*arguments, "--seed", str(SEED), "--steps", str(STEPS), "--backend", "torch"]) == 0
+    options = ["--sampler", "dpmpp", "--seed", str(SEED), "--steps", str(STEPS), "--backend", "torch"]
+    assert egoexo([*arguments, *options]) == 0
     return read_prediction(out)
 
 
@@ -71,6 +72,8 @@ def node_arguments(weights: Path) -> list[str]:
     return [
         "-p",
         f"weights_dir:={weights}",
+        "-p",
+        "sampler:=dpmpp",
         "-p",
         f"steps:={STEPS}",
         "-p",
