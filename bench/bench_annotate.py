@@ -98,6 +98,7 @@ def main() -> int:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (the figures are per core with 1)"
     )
+    parser.add_argument("--device", default="cpu", help="cpu or cuda: where the prompters and SAM-2 run")
     parser.add_argument("--json", type=Path, help="write the results here as JSON")
     args = parser.parse_args()
 
@@ -111,6 +112,7 @@ def main() -> int:
     tracker = build_sam2_tracker(
         args.sam2_config,
         args.sam2_checkpoint,
+        device=args.device,
         image_size=args.sam2_image_size,
         allow_random_init=args.sam2_checkpoint is None,
     )
@@ -123,7 +125,7 @@ def main() -> int:
     for value in args.prompter:
         view, _, name = value.partition("=")
         try:
-            prompters[view].append(build_prompter(name, "cpu"))
+            prompters[view].append(build_prompter(name, args.device))
         except (ValueError, OSError) as error:
             notes.append(f"prompter {value} not measured: {error}")
     clips = [clip for root in args.clips for clip in list_clips(root)]
@@ -165,7 +167,8 @@ def main() -> int:
 
     summary = {}
     print(
-        f"{len(clips)} clips; SAM-2 {tracker.name} at image_size {args.sam2_image_size}; torch threads {args.threads}"
+        f"{len(clips)} clips on {args.device}; SAM-2 {tracker.name} at image_size {args.sam2_image_size}; "
+        f"torch threads {args.threads}"
     )
     for note in notes:
         print(f"NOTE: {note}")
