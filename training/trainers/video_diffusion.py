@@ -65,8 +65,9 @@ class VideoDiffusionTrainConfig:
     max_clips: use only the first N training clips (None = all).
     latent_cache: a latent cache file built elsewhere (say, on the machine that has the clips, then
         copied to a GPU machine); data_root is then not read and the cache must hold the fps.
-    max_train_s: stop after this many seconds of training, saving the final weights as at the last
-        step (a time-budgeted run on a lent machine); None: run all `steps`.
+    max_train_s: stop after this many seconds of training in all (a resumed run counts its earlier
+        time), saving the final weights as at the last step (a time-budgeted run on a lent machine);
+        None: run all `steps`. Every process stops at the same step.
     """
 
     phase: int
@@ -241,6 +242,11 @@ def initial_model(config: VideoDiffusionTrainConfig, log) -> VideoDiffusionModel
     return model
 
 
+def any_rank(flag: bool, dist) -> bool:
+    """True when `flag` is true on any process (so that all processes stop at the same step)."""
+    return all_reduce_mean(torch.tensor([float(flag)], device=dist.device), dist).item() > 0
+
+
 def _print(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -323,8 +329,8 @@ def train(raw_config: dict[str, Any], config_path: str | Path) -> None:
             if step % config.log_every == 0 or step == config.steps:
                 scalars = {"loss": float(all_reduce_mean(loss, dist)), "grad_norm": float(grad_norm)}
                 logger.log(step, scalars, samples=config.batch_size * dist.world_size)
-            out_of_time = (
-                config.max_train_s is not None and time.perf_counter() - started >= config.max_train_s
+            out_of_time = config.max_train_s is not None and any_rank(
+                time.perf_counter() - started >= config.max_train_s, dist
             )
             if step % config.checkpoint_every == 0 or step == config.steps or out_of_time:
                 checkpoints.save(
