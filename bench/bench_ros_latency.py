@@ -81,7 +81,9 @@ def main() -> int:
     )
     parser.add_argument("--size", default="640x480", help="camera resolution WIDTHxHEIGHT")
     parser.add_argument("--clip", type=Path, default=None, help="default: the first clip under samples/test")
-    parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds to wait for each window's video"
+    )
     args, ros_args = parser.parse_known_args()
     width, height = (int(v) for v in args.size.split("x"))
     clip = scaled(read_clip(args.clip or list_clips(ROOT / "samples" / "test")[0]), height, width)
@@ -127,7 +129,7 @@ def main() -> int:
             if running is not None:
                 running.close()
     finally:
-        rclpy.shutdown()
+        rclpy.try_shutdown()  # a signal may have shut the context down already
         if nodes_process is not None:
             nodes_process.send_signal(signal.SIGINT)
             nodes_process.wait(timeout=60)

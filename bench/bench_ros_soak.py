@@ -123,7 +123,7 @@ def main() -> int:
         executor.shutdown()
         spinner.join()
         client.destroy_node()
-        rclpy.shutdown()
+        rclpy.try_shutdown()  # a signal may have shut the context down already
         nodes.send_signal(signal.SIGINT)
         exit_code = nodes.wait(timeout=120)
     after_first_minute = [rss for t, rss in samples if t >= 60] or [samples[-1][1]]

@@ -196,7 +196,7 @@ def run_demo(
         print(f"demo: {error}", flush=True)
         return 1
     finally:
-        rclpy.shutdown()
+        rclpy.try_shutdown()  # a signal may have shut the context down already
     if not written:
         return 1
     report = evaluate(pred_root, clip_root)

@@ -76,6 +76,8 @@ class MaskNode(PipelineNode):
                 ego_buffer_size=config.ego_buffer_size,
             )
         )
+        self._last_exo_at = time.monotonic()
+        self._stall_timer = self.create_timer(min(0.25, config.max_frame_gap_s / 4), self._check_exo_stall)
         self._queue = WindowWorkQueue(self.common.max_queued_windows)
         self._worker = threading.Thread(
             target=self._work, args=(self._queue,), name="egoexo-mask", daemon=True
@@ -90,6 +92,7 @@ class MaskNode(PipelineNode):
         ]
 
     def _stop_work(self) -> None:
+        self.destroy_timer(self._stall_timer)
         with self._assembler_lock:
             self._handle(self._assembler.abort("the node is deactivating"))
             self._assembler = None
@@ -108,7 +111,8 @@ class MaskNode(PipelineNode):
     # ------------------------------------------------------------------------------- callbacks
 
     def _on_exo(self, msg: Image) -> None:
-        self.health.rates["exo"].tick(time.monotonic())
+        self._last_exo_at = time.monotonic()
+        self.health.rates["exo"].tick(self._last_exo_at)
         frame = self._frame(msg, "exo")
         if frame is not None:
             self._feed(lambda assembler: assembler.add_exo(frame))
@@ -122,6 +126,12 @@ class MaskNode(PipelineNode):
     def _on_instruction(self, msg: String) -> None:
         self.health.rates["instruction"].tick(time.monotonic())
         self._feed(lambda assembler: assembler.add_instruction(msg.data))
+
+    def _check_exo_stall(self) -> None:
+        """Windows in progress are dropped once the exo camera has been silent for max_frame_gap_s."""
+        silent_s = time.monotonic() - self._last_exo_at
+        if silent_s > self.config.max_frame_gap_s:
+            self._feed(lambda assembler: assembler.abort(f"no exo frame for {silent_s:.1f} s", "exo_stalled"))
 
     def _frame(self, msg: Image, view: str) -> StampedFrame | None:
         try:

@@ -19,7 +19,8 @@ Rules:
 - Stamps: an exo frame not newer than the previous one is dropped ("exo_out_of_order"); a jump
   back or a gap larger than `max_frame_gap` restarts the stream, dropping windows in progress
   ("exo_time_reset", "exo_gap"; a gap while no window is in progress is no problem). A dropped
-  window is not retried.
+  window is not retried. The node also aborts windows in progress when no exo frame has arrived
+  for `max_frame_gap` of wall time ("exo_stalled"), so a stopped camera does not hold a window.
 """
 
 from __future__ import annotations
@@ -159,9 +160,9 @@ class WindowAssembler:
                     window.exo.append(frame)
         return events + self._choose_ego_frames() + self._release_ready()
 
-    def abort(self, reason: str) -> list[Event]:
-        """Drop every window in progress (the node is deactivating, say)."""
-        return [p for p in self._restart("aborted", reason) if p.dropped_window is not None]
+    def abort(self, reason: str, kind: str = "aborted") -> list[Event]:
+        """Drop every window in progress (the node is deactivating, or the exo stream stopped)."""
+        return [p for p in self._restart(kind, reason) if p.dropped_window is not None]
 
     def _accept(self, stamp: int) -> bool:
         """Subsampling: is this exo frame one of the model-rate frames?"""

@@ -249,6 +249,20 @@ def test_exo_and_ego_of_different_resolutions_are_each_resized_to_the_model(harn
     assert {(f.height, f.width) for f in video.frames} == {(SIZE, SIZE)}
 
 
+def test_an_exo_camera_that_stops_mid_window_drops_the_window_then_recovers(harness, capfd):
+    known = harness.videos()
+    harness.instruction("the exo camera stops")
+    harness.frames(FRAMES - 2)
+
+    time.sleep(1.5)  # max_frame_gap_s is 1.0 s in the parameters file
+    after_stop = harness.fresh_diagnostics("mask_node")
+    harness.window("the exo camera is back")
+
+    assert after_stop["problems.exo_stalled"] == "1" and after_stop["windows_in_progress"] == "0"
+    assert harness.wait_for_new_video(known).instruction == "the exo camera is back"
+    assert "no exo frame for" in capfd.readouterr().err
+
+
 def test_a_stopped_ego_stream_drops_the_window_with_a_warning_then_recovers(harness, capfd):
     dropped_before = int(harness.fresh_diagnostics("mask_node")["windows_dropped"])
     known = harness.videos()

@@ -236,6 +236,18 @@ def test_abort_drops_the_windows_in_progress():
     assert assembler.windows_in_progress == 0
 
 
+def test_abort_names_its_kind_and_without_windows_reports_nothing():
+    assembler = WindowAssembler(CONFIG)
+    assembler.add_instruction("go")
+    play(assembler, 0.0, 0.2, rate=10)
+
+    [problem] = assembler.abort("no exo frame for 1.2 s", "exo_stalled")
+
+    assert (problem.kind, problem.dropped_window) == ("exo_stalled", 0)
+    assert "no exo frame for 1.2 s: window 0 dropped" in problem.message
+    assert assembler.abort("no exo frame for 1.5 s", "exo_stalled") == []
+
+
 def test_a_pause_between_windows_is_no_problem():
     assembler = WindowAssembler(CONFIG)
     assembler.add_instruction("first")
