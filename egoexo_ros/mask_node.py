@@ -77,7 +77,6 @@ class MaskNode(PipelineNode):
             )
         )
         self._last_exo_at = time.monotonic()
-        self._stall_timer = self.create_timer(min(0.25, config.max_frame_gap_s / 4), self._check_exo_stall)
         self._queue = WindowWorkQueue(self.common.max_queued_windows)
         self._worker = threading.Thread(
             target=self._work, args=(self._queue,), name="egoexo-mask", daemon=True
@@ -92,7 +91,6 @@ class MaskNode(PipelineNode):
         ]
 
     def _stop_work(self) -> None:
-        self.destroy_timer(self._stall_timer)
         with self._assembler_lock:
             self._handle(self._assembler.abort("the node is deactivating"))
             self._assembler = None
@@ -127,7 +125,7 @@ class MaskNode(PipelineNode):
         self.health.rates["instruction"].tick(time.monotonic())
         self._feed(lambda assembler: assembler.add_instruction(msg.data))
 
-    def _check_exo_stall(self) -> None:
+    def _housekeeping(self) -> None:
         """Windows in progress are dropped once the exo camera has been silent for max_frame_gap_s."""
         silent_s = time.monotonic() - self._last_exo_at
         if silent_s > self.config.max_frame_gap_s:

@@ -6,7 +6,7 @@
   deactivate  unsubscribe, `_stop_work`, release the models (the last user frees them)
   cleanup     destroy the publishers; shutdown does deactivate and cleanup from any state
 
-Subclasses give `_create_outputs`, `_start`, `_stop_work` and `_facts`.
+Subclasses give `_create_outputs`, `_start`, `_stop_work` and `_facts`, and may give `_housekeeping`.
 """
 
 from __future__ import annotations
@@ -173,7 +173,12 @@ class PipelineNode(LifecycleNode):
         if warning is not None:
             self.get_logger().error(warning.text())
 
+    def _housekeeping(self) -> None:
+        """Periodic work of an active node, run with each /diagnostics message (none by default)."""
+
     def _publish_diagnostics(self) -> None:
+        if self.state == "active":
+            self._housekeeping()
         pipeline = self.pipeline
         device = pipeline.device if pipeline is not None else self.common.pipeline.device
         facts = {

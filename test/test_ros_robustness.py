@@ -249,7 +249,8 @@ def test_exo_and_ego_of_different_resolutions_are_each_resized_to_the_model(harn
     assert {(f.height, f.width) for f in video.frames} == {(SIZE, SIZE)}
 
 
-def test_an_exo_camera_that_stops_mid_window_drops_the_window_then_recovers(harness, capfd):
+def test_an_exo_camera_that_stops_mid_window_drops_the_window_then_recovers(harness):
+    stalled_before = harness.problems("mask_node", "exo_stalled")  # earlier tests may have paused mid-window
     known = harness.videos()
     harness.instruction("the exo camera stops")
     harness.frames(FRAMES - 2)
@@ -258,9 +259,9 @@ def test_an_exo_camera_that_stops_mid_window_drops_the_window_then_recovers(harn
     after_stop = harness.fresh_diagnostics("mask_node")
     harness.window("the exo camera is back")
 
-    assert after_stop["problems.exo_stalled"] == "1" and after_stop["windows_in_progress"] == "0"
+    assert int(after_stop["problems.exo_stalled"]) == stalled_before + 1
+    assert after_stop["windows_in_progress"] == "0"
     assert harness.wait_for_new_video(known).instruction == "the exo camera is back"
-    assert "no exo frame for" in capfd.readouterr().err
 
 
 def test_a_stopped_ego_stream_drops_the_window_with_a_warning_then_recovers(harness, capfd):
