@@ -139,3 +139,13 @@ def test_phase2_from_a_latent_cache_without_masks_is_a_config_error(trained, tmp
 
     assert train_main(["--config", str(write_config(tmp_path / "p2.yaml", config))]) == 2
     assert "has none" in capsys.readouterr().err
+
+
+def test_max_clips_takes_the_first_clips_of_a_copied_latent_cache(trained, tmp_path):
+    [cache] = (trained / "cache").iterdir()
+    config = yaml.safe_load((trained / "p1.yaml").read_text())
+    config |= {"latent_cache": str(cache), "max_clips": 1, "run_dir": str(tmp_path / "run"), "steps": 1}
+
+    assert train_main(["--config", str(write_config(tmp_path / "one_clip.yaml", config))]) == 0
+
+    assert read_weights_config(tmp_path / "run" / "final")["metadata"]["clips"] == 1

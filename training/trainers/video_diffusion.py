@@ -65,6 +65,7 @@ class VideoDiffusionTrainConfig:
     max_clips: use only the first N training clips (None = all).
     latent_cache: a latent cache file built elsewhere (say, on the machine that has the clips, then
         copied to a GPU machine); data_root is then not read and the cache must hold the fps.
+        max_clips then takes the cache's first N clips.
     max_train_s: stop after this many seconds of training in all (a resumed run counts its earlier
         time), saving the final weights as at the last step (a time-budgeted run on a lent machine);
         None: run all `steps`. Every process stops at the same step.
@@ -163,11 +164,21 @@ def build_latent_cache(config: VideoDiffusionTrainConfig, path: Path, device: to
     )
 
 
-def load_latent_cache(path: Path, device: torch.device) -> dict[str, torch.Tensor]:
-    """The cache's tensors on `device` (the whole cache is small enough to sit on a GPU)."""
+PER_CLIP_TENSORS = ("latents", "masks", "instruction_index")
+
+
+def load_latent_cache(
+    path: Path, device: torch.device, max_clips: int | None = None
+) -> dict[str, torch.Tensor]:
+    """The cache's tensors on `device` (the whole cache is small enough to sit on a GPU), its first
+    `max_clips` clips only when given."""
     from safetensors.torch import load_file
 
-    return load_file(path, device=str(device))
+    data = load_file(path, device=str(device))
+    for key in PER_CLIP_TENSORS:
+        if key in data:
+            data[key] = data[key][:max_clips]
+    return data
 
 
 def cache_fps(path: Path) -> float:
@@ -285,7 +296,7 @@ def train(raw_config: dict[str, Any], config_path: str | Path) -> None:
             _print(f"building the latent cache {cache} ({len(clip_dirs[: config.max_clips])} clips)")
             build_latent_cache(config, cache, dist.device, _print)
     barrier(dist)
-    data = load_latent_cache(cache, dist.device)
+    data = load_latent_cache(cache, dist.device, config.max_clips)
     clips = data["latents"].shape[0]
     if config.phase == 2 and "masks" not in data:
         raise ConfigError(f"phase 2 needs the ego masks, and the latent cache {cache} has none")
