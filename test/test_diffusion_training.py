@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from egoexo_models.diffusion.model import load_video_diffusion
@@ -12,6 +13,7 @@ from egoexo_models.weights import config_to_dict, read_weights_config
 from training.train import main as train_main
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "train"
+SAMPLES_VAL = SAMPLES.parent / "val"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not SAMPLES.is_dir(), reason="needs the sample clips under samples/train"),
@@ -25,7 +27,7 @@ def write_config(path: Path, config: dict) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """VAE (3 steps), phase 1 (3 steps), phase 2 (2 steps), tiny models."""
+    """VAE (3 steps), phase 1 (3 steps), phase 2 (2 steps, validated at each), tiny models."""
     root = tmp_path_factory.mktemp("train")
     text_dir = write_tiny_text_encoder(root / "text")
     vae_yaml = write_config(
@@ -68,6 +70,9 @@ def trained(tmp_path_factory):
             "run_dir": str(root / "p2"),
             "steps": 2,
             "init_from": str(root / "p1" / "final"),
+            "val_root": str(SAMPLES_VAL),
+            "val_clips": 2,
+            "val_every": 1,
         },
     )
     assert train_main(["--config", str(phase2)]) == 0
@@ -89,6 +94,37 @@ def test_phase2_keeps_the_phase1_unet_and_trains_only_psi_and_projections(traine
     assert all(key.startswith("mask_encoder.") or ".mask_proj." in key for key in changed)
 
 
+def test_phase2_logs_the_validation_loss_with_and_without_masks_at_fixed_noise(trained):
+    import json
+
+    records = [json.loads(line) for line in (trained / "p2" / "metrics.jsonl").read_text().splitlines()]
+    validations = [r for r in records if "val_loss" in r]
+    assert [r["step"] for r in validations] == [1, 2]
+    for record in validations:
+        assert record["val_mask_gain"] == pytest.approx(record["val_loss_no_masks"] - record["val_loss"])
+    # ψ's zero-initialised outputs have barely moved after 2 steps, and the fixed noise makes the
+    # two no-mask losses (of a frozen UNet) identical
+    assert validations[0]["val_loss_no_masks"] == validations[1]["val_loss_no_masks"]
+    assert read_weights_config(trained / "p2" / "final")["metadata"]["val"] == {
+        name: round(value, 5) for name, value in validations[-1].items() if name.startswith("val_")
+    }
+
+
+def test_validation_losses_use_the_same_noise_each_call_and_restore_training_mode(trained):
+    from training.trainers.video_diffusion import load_latent_cache, validation_losses
+
+    [val_cache] = (trained / "cache").glob("val_*")
+    data = load_latent_cache(val_cache, torch.device("cpu"))
+    model = load_video_diffusion(trained / "p2" / "final").train()
+
+    first = validation_losses(model, data, with_masks=True)
+    second = validation_losses(model, data, with_masks=True)
+
+    assert first == second and model.training
+    assert set(first) == {"val_loss", "val_loss_no_masks", "val_mask_gain"}
+    assert set(validation_losses(model, data, with_masks=False)) == {"val_loss"}
+
+
 def test_a_finished_run_resumes_from_its_last_checkpoint_without_retraining(trained, capsys):
     checkpoints = sorted((trained / "p1" / "checkpoints").iterdir())
     assert checkpoints[-1].name == "step_000000003.safetensors"
@@ -106,7 +142,7 @@ def test_phase2_without_phase1_weights_is_a_config_error(tmp_path, capsys):
 
 
 def test_a_copied_latent_cache_trains_without_the_clips_and_a_time_budget_stops_the_run(trained, tmp_path):
-    [cache] = (trained / "cache").iterdir()
+    [cache] = (trained / "cache").glob("clips_*")
     copied = tmp_path / "carried.safetensors"
     copied.write_bytes(cache.read_bytes())
     config = yaml.safe_load((trained / "p1.yaml").read_text())
@@ -131,7 +167,7 @@ def test_a_copied_latent_cache_trains_without_the_clips_and_a_time_budget_stops_
 def test_phase2_from_a_latent_cache_without_masks_is_a_config_error(trained, tmp_path, capsys):
     from safetensors.torch import load_file, save_file
 
-    [cache] = (trained / "cache").iterdir()
+    [cache] = (trained / "cache").glob("clips_*")
     without_masks = {k: v for k, v in load_file(cache).items() if k != "masks"}
     save_file(without_masks, tmp_path / "no_masks.safetensors", metadata={"fps": "8.0"})
     config = yaml.safe_load((trained / "p2.yaml").read_text())
@@ -142,7 +178,7 @@ def test_phase2_from_a_latent_cache_without_masks_is_a_config_error(trained, tmp
 
 
 def test_max_clips_takes_the_first_clips_of_a_copied_latent_cache(trained, tmp_path):
-    [cache] = (trained / "cache").iterdir()
+    [cache] = (trained / "cache").glob("clips_*")
     config = yaml.safe_load((trained / "p1.yaml").read_text())
     config |= {"latent_cache": str(cache), "max_clips": 1, "run_dir": str(tmp_path / "run"), "steps": 1}
 

@@ -11,8 +11,11 @@ the noise schedule: noise or velocity).
 
 The frozen VAE and text encoder run once: the first run encodes every training clip into a latent
 cache (CACHE_DIR/…safetensors: latents, masks, instruction states), so a step costs only the UNet.
-Checkpoints every `checkpoint_every` steps; a killed run resumes from RUN_DIR. The EMA weights are
-saved to RUN_DIR/final/ (and `export_to`).
+With `val_root` (or `val_latent_cache`), every `val_every` steps the EMA model's denoising loss on
+held-out clips is logged at fixed timesteps and noise (`val_loss`; phase 2 adds `val_loss_no_masks`
+and `val_mask_gain`, what the HOI masks save), so over-fitting and useless mask guidance show in
+the run's metrics. Checkpoints every `checkpoint_every` steps; a killed run resumes from RUN_DIR.
+The EMA weights are saved to RUN_DIR/final/ (and `export_to`).
 """
 
 from __future__ import annotations
@@ -69,6 +72,10 @@ class VideoDiffusionTrainConfig:
     max_train_s: stop after this many seconds of training in all (a resumed run counts its earlier
         time), saving the final weights as at the last step (a time-budgeted run on a lent machine);
         None: run all `steps`. Every process stops at the same step.
+    val_root: held-out clips for the validation loss (None: no validation); their latent cache is
+        built like the training one. val_latent_cache: a copied cache of them instead.
+    val_clips: how many of the validation clips (the first ones) to use.
+    val_every: steps between validations (and one at the last step).
     """
 
     phase: int
@@ -83,6 +90,10 @@ class VideoDiffusionTrainConfig:
     max_clips: int | None = None
     latent_cache: str | None = None
     max_train_s: float | None = None
+    val_root: str | None = None
+    val_latent_cache: str | None = None
+    val_clips: int = 32
+    val_every: int = 500
     steps: int = 6000
     batch_size: int = 4
     lr: float = 2e-4
@@ -104,40 +115,60 @@ class VideoDiffusionTrainConfig:
             raise ConfigError("phase 2 needs init_from= the phase-1 weights and a model.mask_encoder section")
         if not 0.0 <= self.text_dropout < 1.0:
             raise ConfigError(f"text_dropout must be in [0, 1), got {self.text_dropout}")
+        if self.val_root is not None and self.val_latent_cache is not None:
+            raise ConfigError("give val_root (clips) or val_latent_cache (their copied cache), not both")
+        if self.val_clips < 1 or self.val_every < 1:
+            raise ConfigError(
+                f"val_clips and val_every must be at least 1, got {self.val_clips}, {self.val_every}"
+            )
 
 
 # ------------------------------------------------------------------------------------ latent cache
 
 
-def cache_path(config: VideoDiffusionTrainConfig, vae_dir: Path, clip_names: list[str]) -> Path:
+def cache_path(
+    config: VideoDiffusionTrainConfig,
+    vae_dir: Path,
+    clip_root: str,
+    clip_names: list[str],
+    prefix: str = "clips",
+) -> Path:
     """Cache file named by the VAE, the text encoder, the frame count and the exact clip list."""
     key = json.dumps(
         [
             weights_id(vae_dir),
             dataclasses.asdict(config.model.text),
             config.model.num_frames,
-            str(Path(config.data_root).resolve()),
+            str(Path(clip_root).resolve()),
             clip_names,
         ]
     )
-    return Path(config.cache_dir) / f"clips_{hashlib.sha256(key.encode()).hexdigest()[:16]}.safetensors"
+    return Path(config.cache_dir) / f"{prefix}_{hashlib.sha256(key.encode()).hexdigest()[:16]}.safetensors"
 
 
 @torch.no_grad()
-def build_latent_cache(config: VideoDiffusionTrainConfig, path: Path, device: torch.device, log) -> None:
-    """Encode every clip once: latents fp16 (N,F,C,h,w), masks uint8 (N,F,H,W), instruction states."""
+def build_latent_cache(
+    config: VideoDiffusionTrainConfig,
+    clip_root: str,
+    max_clips: int | None,
+    path: Path,
+    device: torch.device,
+    log,
+) -> None:
+    """Encode the first `max_clips` clips (None: all) of `clip_root` once: latents fp16 (N,F,C,h,w),
+    masks uint8 (N,F,H,W), instruction states."""
     from training.data import ClipDataset
 
     vae = load_vae(config.vae_weights).to(device)
     text_encoder = load_text_encoder(config.model.text).to(device)
     dataset = ClipDataset(
-        config.data_root,
+        clip_root,
         num_frames=config.model.num_frames,
         size=(config.model.height, config.model.width),
         views=("ego",),
         masks=True,
     )
-    count = len(dataset) if config.max_clips is None else min(config.max_clips, len(dataset))
+    count = len(dataset) if max_clips is None else min(max_clips, len(dataset))
     latents, masks, instruction_index, instructions = [], [], [], {}
     started = time.perf_counter()
     for index in range(count):
@@ -179,6 +210,33 @@ def load_latent_cache(
         if key in data:
             data[key] = data[key][:max_clips]
     return data
+
+
+def existing_cache(path: str, option: str) -> Path:
+    if not Path(path).is_file():
+        raise ConfigError(f"{option} {path} does not exist")
+    return Path(path)
+
+
+def clips_or_error(root: str, option: str) -> list[Path]:
+    clip_dirs = list_clips(root)
+    if not clip_dirs:
+        raise ConfigError(f"{option} {root}: no clips found (generate them with `egoexo sim`)")
+    return clip_dirs
+
+
+def validation_cache(config: VideoDiffusionTrainConfig, vae_dir: Path, device: torch.device) -> Path | None:
+    """The latent cache of the validation clips (built on first use); None without validation."""
+    if config.val_latent_cache is not None:
+        return existing_cache(config.val_latent_cache, "val_latent_cache")
+    if config.val_root is None:
+        return None
+    names = [p.name for p in clips_or_error(config.val_root, "val_root")[: config.val_clips]]
+    path = cache_path(config, vae_dir, config.val_root, names, prefix="val")
+    if not path.is_file():
+        _print(f"building the validation latent cache {path} ({len(names)} clips)")
+        build_latent_cache(config, config.val_root, config.val_clips, path, device, _print)
+    return path
 
 
 def cache_fps(path: Path) -> float:
@@ -224,6 +282,42 @@ class DiffusionLoss(torch.nn.Module):
         features = self.model.mask_encoder(label_maps_to_channels(masks)) if self.use_masks else None
         prediction = self.model.unet(noisy, timesteps, text_states, first, features)
         return F.mse_loss(prediction.float(), target.float())
+
+
+VAL_TIMESTEPS = (100, 300, 500, 700, 900)
+
+
+@torch.no_grad()
+def validation_losses(
+    model: VideoDiffusionModel, data: dict[str, torch.Tensor], *, with_masks: bool, batch_size: int = 8
+) -> dict[str, float]:
+    """Eq. 4 on cached held-out clips at VAL_TIMESTEPS, with the same noise at every call (seed 0), so
+    values compare across steps. with_masks: also the loss without ψ, and the gain the masks bring."""
+    was_training = model.training
+    model.eval()
+    losses = {"val_loss": DiffusionLoss(model, use_masks=with_masks)}
+    if with_masks:
+        losses["val_loss_no_masks"] = DiffusionLoss(model, use_masks=False)
+    totals = dict.fromkeys(losses, 0.0)
+    generator = torch.Generator().manual_seed(0)
+    device = data["latents"].device
+    clips = data["latents"].shape[0]
+    for timestep in VAL_TIMESTEPS:
+        for start in range(0, clips, batch_size):
+            batch = slice(start, start + batch_size)
+            latents = data["latents"][batch].float()
+            text = data["text_states"][data["instruction_index"][batch]].float()
+            masks = data["masks"][batch] if with_masks else None
+            noise = torch.randn(latents.shape, generator=generator).to(device)
+            timesteps = torch.full((latents.shape[0],), timestep, device=device)
+            for name, loss in losses.items():
+                value = loss(latents, text, masks if loss.use_masks else None, noise, timesteps)
+                totals[name] += value.item() * latents.shape[0]
+    model.train(was_training)
+    scores = {name: total / (clips * len(VAL_TIMESTEPS)) for name, total in totals.items()}
+    if with_masks:
+        scores["val_mask_gain"] = scores["val_loss_no_masks"] - scores["val_loss"]
+    return scores
 
 
 def set_trainable(model: VideoDiffusionModel, phase: int) -> list[torch.nn.Parameter]:
@@ -278,23 +372,25 @@ def train(raw_config: dict[str, Any], config_path: str | Path) -> None:
 
     vae_dir = Path(config.vae_weights) if config.vae_weights else shipped_weights_dir("vae")
     if config.latent_cache is not None:
-        cache = Path(config.latent_cache)
-        if not cache.is_file():
-            raise ConfigError(f"latent_cache {cache} does not exist")
+        cache = existing_cache(config.latent_cache, "latent_cache")
         fps = cache_fps(cache)
     else:
-        clip_dirs = list_clips(config.data_root)
-        if not clip_dirs:
-            raise ConfigError(f"{config.data_root}: no clips found (generate them with `egoexo sim`)")
+        clip_dirs = clips_or_error(config.data_root, "data_root")
         fps = read_meta(clip_dirs[0]).fps
-        cache = cache_path(config, vae_dir, [p.name for p in clip_dirs[: config.max_clips]])
+        cache = cache_path(config, vae_dir, config.data_root, [p.name for p in clip_dirs[: config.max_clips]])
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, fps=fps))
+    val_data = None
     if dist.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(run_dir / "config.yaml", raw_config)
         if not cache.is_file():
             _print(f"building the latent cache {cache} ({len(clip_dirs[: config.max_clips])} clips)")
-            build_latent_cache(config, cache, dist.device, _print)
+            build_latent_cache(config, config.data_root, config.max_clips, cache, dist.device, _print)
+        val_cache = validation_cache(config, vae_dir, dist.device)
+        if val_cache is not None:
+            val_data = load_latent_cache(val_cache, dist.device, config.val_clips)
+            if config.phase == 2 and "masks" not in val_data:
+                raise ConfigError(f"phase 2 validates with the ego masks, and the cache {val_cache} has none")
     barrier(dist)
     data = load_latent_cache(cache, dist.device, config.max_clips)
     clips = data["latents"].shape[0]
@@ -319,6 +415,7 @@ def train(raw_config: dict[str, Any], config_path: str | Path) -> None:
         )
         model.train()
         last_step = config.steps
+        val_scores = {}
         for step in range(start_step + 1, config.steps + 1):
             # Randomness from (seed, rank, step): a resumed run continues exactly as an unbroken one.
             generator = torch.Generator().manual_seed(config.seed * 1_000_003 + dist.rank * 7919 + step)
@@ -350,6 +447,9 @@ def train(raw_config: dict[str, Any], config_path: str | Path) -> None:
                     {"adamw": optimizer},
                     {"wall_s": time.perf_counter() - started},
                 )
+            if val_data is not None and (step % config.val_every == 0 or step == config.steps or out_of_time):
+                val_scores = validation_losses(ema.module, val_data, with_masks=config.phase == 2)
+                logger.log(step, val_scores)
             if out_of_time:
                 logger.info(f"max_train_s={config.max_train_s} reached at step {step}: stopping")
                 last_step = step
@@ -364,6 +464,7 @@ def train(raw_config: dict[str, Any], config_path: str | Path) -> None:
                 "data_root": config.latent_cache or config.data_root,
                 "vae": weights_id(vae_dir),
                 "init_from": config.init_from,
+                "val": {name: round(value, 5) for name, value in val_scores.items()},
                 "command": f"python training/train.py --config {config_path}",
             }
             for target in [run_dir / "final", *([Path(config.export_to)] if config.export_to else [])]:
