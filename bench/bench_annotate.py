@@ -101,7 +101,10 @@ def main() -> int:
     parser.add_argument("--device", default="cpu", help="cpu or cuda: where the prompters and SAM-2 run")
     parser.add_argument("--json", type=Path, help="write the results here as JSON")
     args = parser.parse_args()
+    from egoexo_models.devices import torch_device_problem
 
+    if (device_problem := torch_device_problem(args.device)) is not None:
+        parser.error(f"--device {device_problem}")
     import torch
 
     from training.annotate import build_prompter

@@ -390,18 +390,11 @@ def _load_i3d(weights: PerceptualWeights, device: str) -> I3d | None:
 
 
 def _check_device(device: str) -> None:
-    import torch
+    from egoexo_models.devices import torch_device_problem
 
-    try:
-        kind = torch.device(device).type
-    except RuntimeError as error:
-        raise EvaluationError(
-            f"--device {device!r} is not a torch device ({error}); use cpu or cuda"
-        ) from None
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise EvaluationError(
-            f"--device {device!r}: this machine has no CUDA GPU that torch can use; use cpu"
-        )
+    problem = torch_device_problem(device)
+    if problem is not None:
+        raise EvaluationError(f"--device {problem}")
 
 
 def _collect_i3d_features(

@@ -124,6 +124,16 @@ def test_without_sam2_weights_the_tool_says_what_to_pass(clips, spec, capsys):
     assert "SAM-2 needs weights" in err and "--per-frame-only" in err
 
 
+def test_a_device_torch_cannot_use_is_refused_before_any_clip_is_touched(clips, spec, capsys):
+    before = snapshot(clips)
+    assert run(clips, "--prompter", str(spec), "--per-frame-only", "--device", "gpu0") == 2
+    assert "--device 'gpu0' is not a torch device" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert run(clips, "--prompter", str(spec), "--per-frame-only", "--device", "cuda") == 2
+        assert "no CUDA GPU that torch can use; use cpu" in capsys.readouterr().err
+    assert snapshot(clips) == before
+
+
 def test_an_empty_root_and_an_unknown_view_are_errors(tmp_path, spec, capsys):
     (tmp_path / "empty").mkdir()
     assert run(tmp_path / "empty", "--prompter", str(spec), "--per-frame-only") == 2

@@ -150,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     from egoexo_models.clip import list_clips
+    from egoexo_models.devices import torch_device_problem
     from training.annotation.annotator import AnnotationSettings, recover_interrupted
     from training.annotation.keyframes import KeyframePolicy
 
@@ -163,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.workers < 1:
             raise ValueError(f"--workers must be at least 1, got {args.workers}")
+        device_problem = torch_device_problem(args.device)
+        if device_problem is not None:
+            raise ValueError(f"--device {device_problem}")
         if args.threads is not None and args.threads < 1:
             raise ValueError(f"--threads must be at least 1, got {args.threads}")
         worker_threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
