@@ -14,8 +14,6 @@ of the model) go to RUN_DIR/weights with egoexo_models.weights.save_weights.
 
 from __future__ import annotations
 
-import math
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +26,7 @@ from egoexo_models.maskpred.losses import bce_dice_loss
 from egoexo_models.maskpred.model import MaskPredictor
 from egoexo_models.metrics.masks import region_similarity
 from egoexo_models.nn import load_imagenet_resnet
-from egoexo_models.weights import save_weights
 from training.common import (
-    EMA,
-    CheckpointManager,
     TrainLogger,
     all_reduce_mean,
     barrier,
@@ -41,6 +36,13 @@ from training.common import (
     save_config,
     seed_everything,
     wrap_ddp,
+)
+from training.trainers.mask_training import (
+    optimisation_step,
+    recalibrate_batchnorm,
+    save_final_weights,
+    shuffled_batches,
+    start_training,
 )
 
 
@@ -108,38 +110,6 @@ def hide_ego_frames(ego: torch.Tensor, limit: int, generator: torch.Generator) -
     return ego * keep[:, :, None, None, None].to(ego.device)
 
 
-def endless(loader):
-    """Batches from `loader`, pass after pass; raises if a pass yields none (fewer clips than a batch)."""
-    if len(loader) == 0:
-        raise ValueError(
-            f"the training data gives no full batch: {len(loader.loader.dataset)} clip(s) for batches of "
-            f"{loader.loader.batch_size} per process; lower optim.batch_size or add clips"
-        )
-    while True:
-        yield from loader
-
-
-@torch.no_grad()
-def recalibrate_batchnorm(model: torch.nn.Module, inputs: list[tuple]) -> None:
-    """Re-estimate every BatchNorm's running statistics of `model` from forward passes over `inputs`.
-
-    The EMA averages parameters but copies BatchNorm statistics from the live model, which belong to
-    other weights: validating the EMA with them gave IoU 0.02 where recalibrated statistics gave
-    0.33 (step 300 of the shipped run). Each element of `inputs` is the argument tuple of one call.
-    """
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    momenta = [norm.momentum for norm in norms]
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None  # a cumulative average over the calibration passes
-    model.train()
-    for args in inputs:
-        model(*args)
-    for norm, momentum in zip(norms, momenta, strict=True):
-        norm.momentum = momentum
-    model.eval()
-
-
 def calibration_inputs(clips: list[dict], batch_size: int, alpha: float, device: torch.device) -> list[tuple]:
     """Batches of `clips` at inference conditions (ego frames after the first are zero images)."""
     inputs = []
@@ -171,7 +141,7 @@ def validate(model: MaskPredictor, clips: list[dict], device: torch.device) -> d
 
 
 def train(raw_config: dict, config_path: Path) -> None:
-    from training.data import ClipDataset, make_loader
+    from training.data import ClipDataset
 
     cfg = config_from_dict(MaskpredStage, raw_config, str(config_path))
     optim_cfg, model_cfg = cfg.optim, cfg.model
@@ -206,34 +176,24 @@ def train(raw_config: dict, config_path: Path) -> None:
         load_imagenet_resnet(model.mask_encoder, cfg.imagenet_resnet)
     model = model.to(dist.device)
     trained = wrap_ddp(model, dist)
-    optimizer = torch.optim.Adam(model.parameters(), lr=optim_cfg.lr)
-    ema = EMA(model, optim_cfg.ema_decay)
-    checkpoints = CheckpointManager(cfg.run_dir, keep=3)
-    resumed = checkpoints.load_latest({"model": model, "ema": ema.module}, {"adam": optimizer})
-    start, extra = resumed if resumed else (0, {})
-    wall_before = float(extra.get("wall_s", 0.0))
-
-    # Batches: a resumed run draws a data order of its own (randomness derives from seed and step).
-    seed_everything(optim_cfg.seed + 1000 * dist.rank + start)
-    loader = make_loader(
+    state = start_training(model, cfg.run_dir, optim_cfg.lr, optim_cfg.ema_decay)
+    start = state.start
+    batches = shuffled_batches(
         dataset,
-        optim_cfg.batch_size,
-        shuffle=True,
-        num_workers=cfg.data.workers,
-        distributed=dist.is_distributed,
-        seed=optim_cfg.seed + start,
-        drop_last=True,
+        batch_size=optim_cfg.batch_size,
+        workers=cfg.data.workers,
+        seed=optim_cfg.seed,
+        start=start,
+        dist=dist,
     )
-    data_iter = endless(loader)
     generator = torch.Generator().manual_seed(optim_cfg.seed * 1_000_003 + dist.rank * 7919 + start)
     started = time.perf_counter()
-    scores: dict[str, float] = dict(extra.get("scores", {}))
 
     with TrainLogger(cfg.run_dir, dist, optim_cfg.steps, start_step=start) as log:
-        if resumed:
+        if state.resumed:
             log.info(f"resumed from step {start} ({cfg.run_dir / 'checkpoints'})")
         for step in range(start, optim_cfg.steps):
-            batch = next(data_iter)
+            batch = next(batches)
             alpha = alpha_at(step, optim_cfg, model_cfg.query)
             limit = visible_prefix_limit(step, optim_cfg, cfg.data.num_frames)
             exo = batch["exo"].to(dist.device)
@@ -243,15 +203,7 @@ def train(raw_config: dict, config_path: Path) -> None:
             model.train()
             logits = trained(exo, exo_masks, ego, alpha)
             loss, parts = bce_dice_loss(logits.flatten(0, 1), ego_masks.flatten(0, 1), optim_cfg.dice_weight)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"loss became {loss.item()} at step {step}; lower optim.lr or check the data"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), optim_cfg.grad_clip)
-            optimizer.step()
-            ema.update(model)
+            optimisation_step(loss, step, model, state, optim_cfg.grad_clip)
 
             done = step + 1
             if done % optim_cfg.log_every == 0 or done == optim_cfg.steps:
@@ -262,40 +214,30 @@ def train(raw_config: dict, config_path: Path) -> None:
                     samples=optim_cfg.batch_size * dist.world_size,
                 )
             if dist.is_main and val_clips and (done % optim_cfg.val_every == 0 or done == optim_cfg.steps):
-                recalibrate_batchnorm(ema.module, calibration)
-                scores = validate(ema.module, val_clips, dist.device)
-                log.log(done, scores)
-                log.info(f"step {done}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+                recalibrate_batchnorm(state.ema.module, calibration)
+                state.scores = validate(state.ema.module, val_clips, dist.device)
+                log.log(done, state.scores)
+                log.info(f"step {done}: " + ", ".join(f"{k} {v:.4f}" for k, v in state.scores.items()))
             if done % optim_cfg.checkpoint_every == 0 or done == optim_cfg.steps:
-                wall = wall_before + time.perf_counter() - started
-                checkpoints.save(
-                    done,
-                    {"model": model, "ema": ema.module},
-                    {"adam": optimizer},
-                    {"wall_s": wall, "scores": scores},
-                )
+                state.save_checkpoint(model, done, state.wall_before + time.perf_counter() - started)
 
     barrier(dist)
     if dist.is_main:
-        wall = wall_before + time.perf_counter() - started
-        recalibrate_batchnorm(ema.module, calibration)
-        save_weights(
-            cfg.run_dir / "weights",
+        save_final_weights(
+            cfg.run_dir,
             kind="maskpred",
-            config=model_cfg,
-            state_dict=ema.module.state_dict(),
+            model_config=model_cfg,
+            state=state,
+            calibration=calibration,
+            config_path=config_path,
             metadata={
-                "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "",
-                "config_file": str(config_path),
                 "train_data": str(cfg.data.train),
                 "train_clips": len(dataset),
                 "steps": optim_cfg.steps,
                 "batch_size": optim_cfg.batch_size,
                 "processes": dist.world_size,
-                "wall_time_s": round(wall, 1),
-                "val": scores,
                 "ema_decay": optim_cfg.ema_decay,
             },
+            wall_s=state.wall_before + time.perf_counter() - started,
         )
-        print(f"weights written to {cfg.run_dir / 'weights'} ({math.ceil(wall)} s of training)")
     cleanup_distributed()

@@ -9,7 +9,6 @@ weights in RUN_DIR/weights (kind "exo_segmenter" or "ego_segmenter").
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +22,7 @@ from egoexo_models.maskpred.losses import bce_dice_loss
 from egoexo_models.maskpred.segmenter import HOISegmenter
 from egoexo_models.metrics.masks import region_similarity
 from egoexo_models.nn import load_imagenet_resnet
-from egoexo_models.weights import save_weights
 from training.common import (
-    EMA,
-    CheckpointManager,
     TrainLogger,
     all_reduce_mean,
     barrier,
@@ -37,7 +33,14 @@ from training.common import (
     seed_everything,
     wrap_ddp,
 )
-from training.trainers.maskpred import DataConfig, endless, recalibrate_batchnorm
+from training.trainers.mask_training import (
+    optimisation_step,
+    recalibrate_batchnorm,
+    save_final_weights,
+    shuffled_batches,
+    start_training,
+)
+from training.trainers.maskpred import DataConfig
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def validate(model: HOISegmenter, clips: list[dict], view: str, device: torch.de
 
 
 def train(raw_config: dict, config_path: Path) -> None:
-    from training.data import ClipDataset, make_loader
+    from training.data import ClipDataset
 
     cfg = config_from_dict(SegmenterStage, raw_config, str(config_path))
     optim_cfg, model_cfg = cfg.optim, cfg.model
@@ -120,33 +123,22 @@ def train(raw_config: dict, config_path: Path) -> None:
         load_imagenet_resnet(model.encoder, cfg.imagenet_resnet)
     model = model.to(dist.device)
     trained = wrap_ddp(model, dist)
-    optimizer = torch.optim.Adam(model.parameters(), lr=optim_cfg.lr)
-    ema = EMA(model, optim_cfg.ema_decay)
-    checkpoints = CheckpointManager(cfg.run_dir, keep=3)
-    resumed = checkpoints.load_latest({"model": model, "ema": ema.module}, {"adam": optimizer})
-    start, extra = resumed if resumed else (0, {})
-    wall_before = float(extra.get("wall_s", 0.0))
-
-    # Batches: a resumed run draws a data order of its own (randomness derives from seed and step).
-    seed_everything(optim_cfg.seed + 1000 * dist.rank + start)
-    loader = make_loader(
+    state = start_training(model, cfg.run_dir, optim_cfg.lr, optim_cfg.ema_decay)
+    batches = shuffled_batches(
         dataset,
-        optim_cfg.batch_size,
-        shuffle=True,
-        num_workers=cfg.data.workers,
-        distributed=dist.is_distributed,
-        seed=optim_cfg.seed + start,
-        drop_last=True,
+        batch_size=optim_cfg.batch_size,
+        workers=cfg.data.workers,
+        seed=optim_cfg.seed,
+        start=state.start,
+        dist=dist,
     )
-    data_iter = endless(loader)
     started = time.perf_counter()
-    scores: dict[str, float] = dict(extra.get("scores", {}))
 
-    with TrainLogger(cfg.run_dir, dist, optim_cfg.steps, start_step=start) as log:
-        if resumed:
-            log.info(f"resumed from step {start} ({cfg.run_dir / 'checkpoints'})")
-        for step in range(start, optim_cfg.steps):
-            batch = next(data_iter)
+    with TrainLogger(cfg.run_dir, dist, optim_cfg.steps, start_step=state.start) as log:
+        if state.resumed:
+            log.info(f"resumed from step {state.start} ({cfg.run_dir / 'checkpoints'})")
+        for step in range(state.start, optim_cfg.steps):
+            batch = next(batches)
             frames, labels = batch[view], batch[f"{view}_masks"]  # (B,T,3,H,W), (B,T,H,W)
             pick = torch.stack([torch.randperm(frames.shape[1])[: optim_cfg.frames_per_clip] for _ in frames])
             rows = torch.arange(frames.shape[0])[:, None]
@@ -155,15 +147,7 @@ def train(raw_config: dict, config_path: Path) -> None:
 
             model.train()
             loss, parts = bce_dice_loss(trained(images), targets, optim_cfg.dice_weight)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"loss became {loss.item()} at step {step}; lower optim.lr or check the data"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), optim_cfg.grad_clip)
-            optimizer.step()
-            ema.update(model)
+            optimisation_step(loss, step, model, state, optim_cfg.grad_clip)
 
             done = step + 1
             if done % optim_cfg.log_every == 0 or done == optim_cfg.steps:
@@ -173,40 +157,30 @@ def train(raw_config: dict, config_path: Path) -> None:
                     samples=len(images) * dist.world_size,
                 )
             if dist.is_main and val_clips and (done % optim_cfg.val_every == 0 or done == optim_cfg.steps):
-                recalibrate_batchnorm(ema.module, calibration)
-                scores = validate(ema.module, val_clips, view, dist.device)
-                log.log(done, scores)
-                log.info(f"step {done}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+                recalibrate_batchnorm(state.ema.module, calibration)
+                state.scores = validate(state.ema.module, val_clips, view, dist.device)
+                log.log(done, state.scores)
+                log.info(f"step {done}: " + ", ".join(f"{k} {v:.4f}" for k, v in state.scores.items()))
             if done % optim_cfg.checkpoint_every == 0 or done == optim_cfg.steps:
-                wall = wall_before + time.perf_counter() - started
-                checkpoints.save(
-                    done,
-                    {"model": model, "ema": ema.module},
-                    {"adam": optimizer},
-                    {"wall_s": wall, "scores": scores},
-                )
+                state.save_checkpoint(model, done, state.wall_before + time.perf_counter() - started)
 
     barrier(dist)
     if dist.is_main:
-        wall = wall_before + time.perf_counter() - started
-        recalibrate_batchnorm(ema.module, calibration)
-        save_weights(
-            cfg.run_dir / "weights",
+        save_final_weights(
+            cfg.run_dir,
             kind=SEGMENTER_KINDS[view],
-            config=model_cfg,
-            state_dict=ema.module.state_dict(),
+            model_config=model_cfg,
+            state=state,
+            calibration=calibration,
+            config_path=config_path,
             metadata={
-                "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "",
-                "config_file": str(config_path),
                 "train_data": str(cfg.data.train),
                 "train_clips": len(dataset),
                 "steps": optim_cfg.steps,
                 "batch_size": optim_cfg.batch_size,
                 "frames_per_clip": optim_cfg.frames_per_clip,
                 "processes": dist.world_size,
-                "wall_time_s": round(wall, 1),
-                "val": scores,
             },
+            wall_s=state.wall_before + time.perf_counter() - started,
         )
-        print(f"weights written to {cfg.run_dir / 'weights'} ({wall:.0f} s of training)")
     cleanup_distributed()
