@@ -31,9 +31,10 @@ from egoexo_models.diffusion.model import load_video_diffusion
 from egoexo_models.diffusion.sampling import SamplerSettings, initial_noise
 from egoexo_models.diffusion.text_encoder import load_text_encoder
 from egoexo_models.diffusion.vae import frames_to_unit_range, load_vae
-from egoexo_models.runtime import BackendUnavailableError, create_runtime
+from egoexo_models.runtime import create_runtime
 from egoexo_models.runtime.onnx_files import ONNX_OPSET, export_onnx
 from egoexo_models.weights import SHIPPED_WEIGHTS_ROOT, weights_id
+from training.export.tensorrt_engine import build_tensorrt_engine
 
 log = logging.getLogger(__name__)
 # A graph passes when its largest output difference is below this fraction of the output's range,
@@ -106,23 +107,6 @@ def video_psnr(a: np.ndarray, b: np.ndarray) -> float:
     return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
-def _tensorrt(onnx_path: Path, out_dir: Path, fp16: bool, metadata: dict[str, str]) -> str:
-    try:
-        runtime = create_runtime(
-            "tensorrt",
-            onnx_path=onnx_path,
-            device="cuda",
-            engine_cache_dir=out_dir / "tensorrt",
-            fp16=fp16,
-            expected_metadata=metadata,
-        )
-    except BackendUnavailableError as error:
-        return f"not built: {error}"
-    status = "built" if runtime.built else "loaded from cache"
-    runtime.close()
-    return f"{status} ({'fp16' if fp16 else 'fp32'}) in {out_dir / 'tensorrt'}"
-
-
 def _parity_clip(clip_root: Path, config):
     for path in list_clips(clip_root):
         clip = read_clip(path)
@@ -177,7 +161,7 @@ def export_diffusion(
                 "opset": ONNX_OPSET,
                 "diffusion_parity": parity,
                 "parity_ok": parity["relative"] < PARITY_MAX_RELATIVE_DIFF,
-                "tensorrt": _tensorrt(onnx_path, out_dir, fp16, metadata),
+                "tensorrt": build_tensorrt_engine(onnx_path, out_dir, fp16, metadata),
             }
         )
 

@@ -24,9 +24,10 @@ from egoexo_models.maskpred.loading import (
 from egoexo_models.maskpred.segmenting import EgoSegmenter, ExoSegmenter
 from egoexo_models.maskpred.step import MaskPredictorStep
 from egoexo_models.maskpred.streaming import StreamingMaskPredictor
-from egoexo_models.runtime import BackendUnavailableError, create_runtime
+from egoexo_models.runtime import create_runtime
 from egoexo_models.runtime.onnx_files import ONNX_OPSET, export_onnx
 from egoexo_models.weights import shipped_weights_dir
+from training.export.tensorrt_engine import build_tensorrt_engine
 
 log = logging.getLogger(__name__)
 PARITY_MIN_AGREEMENT = 0.999
@@ -58,23 +59,6 @@ def mask_predictor_parity(
 
 def segmenter_parity(eager, onnx, frames: np.ndarray) -> dict[str, float]:
     return _compare([eager.segment_logits(f) for f in frames], [onnx.segment_logits(f) for f in frames])
-
-
-def _tensorrt(onnx_path: Path, out_dir: Path, fp16: bool, metadata: dict[str, str]) -> str:
-    try:
-        runtime = create_runtime(
-            "tensorrt",
-            onnx_path=onnx_path,
-            device="cuda",
-            engine_cache_dir=out_dir / "tensorrt",
-            fp16=fp16,
-            expected_metadata=metadata,
-        )
-    except BackendUnavailableError as error:
-        return f"not built: {error}"
-    status = "built" if runtime.built else "loaded from cache"
-    runtime.close()
-    return f"{status} ({'fp16' if fp16 else 'fp32'}) in {out_dir / 'tensorrt'}"
 
 
 def _load_parity_clips(clip_root: Path, size: tuple[int, int], limit: int) -> list:
@@ -144,7 +128,7 @@ def export_mask_models(
                 "bytes": onnx_path.stat().st_size,
                 "opset": ONNX_OPSET,
                 "parity": mask_predictor_parity(eager, onnx, clips),
-                "tensorrt": _tensorrt(onnx_path, out_dir, fp16, metadata),
+                "tensorrt": build_tensorrt_engine(onnx_path, out_dir, fp16, metadata),
             }
         )
 
@@ -175,7 +159,7 @@ def export_mask_models(
                 "bytes": onnx_path.stat().st_size,
                 "opset": ONNX_OPSET,
                 "parity": segmenter_parity(eager, onnx, frames),
-                "tensorrt": _tensorrt(onnx_path, out_dir, fp16, metadata),
+                "tensorrt": build_tensorrt_engine(onnx_path, out_dir, fp16, metadata),
             }
         )
     for record in records:
