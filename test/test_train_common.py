@@ -18,6 +18,7 @@ from training.common import (
     ConfigError,
     DistInfo,
     TrainLogger,
+    config_from_dict,
     load_config,
     save_config,
 )
@@ -359,3 +360,31 @@ def test_train_py_runs_the_stage_module_with_the_overridden_config(tmp_path, mon
     calls = sys.modules["training.trainers.toy"].CALLS
     assert calls == [({"stage": "toy", "steps": 3}, config)]
     monkeypatch.delitem(sys.modules, "training.trainers.toy")
+
+
+def test_every_known_stage_is_a_trainer():
+    import importlib
+
+    from training.train import known_stages
+
+    stages = known_stages()
+    assert set(stages) == {"maskpred", "segmenter", "vae", "video_diffusion"}
+    for stage in stages:
+        assert callable(importlib.import_module(f"training.trainers.{stage}").train), stage
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "config" / "train").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_training_yaml_is_a_valid_config_of_its_stage(path):
+    from training.trainers.maskpred import MaskpredStage
+    from training.trainers.segmenter import SegmenterStage
+    from training.trainers.vae import VAETrainConfig
+    from training.trainers.video_diffusion import VideoDiffusionTrainConfig
+
+    config_classes = {
+        "maskpred": MaskpredStage,
+        "segmenter": SegmenterStage,
+        "vae": VAETrainConfig,
+        "video_diffusion": VideoDiffusionTrainConfig,
+    }
+    raw = load_config(path, [])
+    config_from_dict(config_classes[raw["stage"]], raw, str(path))

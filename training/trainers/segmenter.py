@@ -33,7 +33,7 @@ from training.common import (
     seed_everything,
     wrap_ddp,
 )
-from training.trainers.mask_training import (
+from training.trainers._mask_training import (
     optimisation_step,
     recalibrate_batchnorm,
     save_final_weights,
