@@ -141,14 +141,20 @@ def test_phase2_without_phase1_weights_is_a_config_error(tmp_path, capsys):
     assert "phase 2 needs init_from" in capsys.readouterr().err
 
 
-def test_a_copied_latent_cache_trains_without_the_clips_and_a_time_budget_stops_the_run(trained, tmp_path):
+def test_copied_latent_caches_train_and_validate_without_the_clips_and_a_time_budget_stops_the_run(
+    trained, tmp_path
+):
     [cache] = (trained / "cache").glob("clips_*")
-    copied = tmp_path / "carried.safetensors"
+    [val_cache] = (trained / "cache").glob("val_*")
+    copied, copied_val = tmp_path / "carried.safetensors", tmp_path / "carried_val.safetensors"
     copied.write_bytes(cache.read_bytes())
+    copied_val.write_bytes(val_cache.read_bytes())
     config = yaml.safe_load((trained / "p1.yaml").read_text())
     config |= {
         "data_root": str(tmp_path / "no_clips_here"),
         "latent_cache": str(copied),
+        "val_root": str(tmp_path / "no_val_clips_here"),
+        "val_latent_cache": str(copied_val),
         "run_dir": str(tmp_path / "run"),
         "steps": 1000,
         "max_train_s": 0.0,
@@ -158,6 +164,7 @@ def test_a_copied_latent_cache_trains_without_the_clips_and_a_time_budget_stops_
 
     metadata = read_weights_config(tmp_path / "run" / "final")["metadata"]
     assert metadata["steps"] == 1 and metadata["data_root"] == str(copied)
+    assert set(metadata["val"]) == {"val_loss"}  # phase 1: no masks to compare
     assert (
         load_video_diffusion(tmp_path / "run" / "final").config.fps
         == load_video_diffusion(trained / "p1" / "final").config.fps

@@ -73,7 +73,8 @@ class VideoDiffusionTrainConfig:
         time), saving the final weights as at the last step (a time-budgeted run on a lent machine);
         None: run all `steps`. Every process stops at the same step.
     val_root: held-out clips for the validation loss (None: no validation); their latent cache is
-        built like the training one. val_latent_cache: a copied cache of them instead.
+        built like the training one. val_latent_cache: a copied cache of them, used instead of
+        val_root when given (as latent_cache is instead of data_root).
     val_clips: how many of the validation clips (the first ones) to use.
     val_every: steps between validations (and one at the last step).
     """
@@ -115,8 +116,6 @@ class VideoDiffusionTrainConfig:
             raise ConfigError("phase 2 needs init_from= the phase-1 weights and a model.mask_encoder section")
         if not 0.0 <= self.text_dropout < 1.0:
             raise ConfigError(f"text_dropout must be in [0, 1), got {self.text_dropout}")
-        if self.val_root is not None and self.val_latent_cache is not None:
-            raise ConfigError("give val_root (clips) or val_latent_cache (their copied cache), not both")
         if self.val_clips < 1 or self.val_every < 1:
             raise ConfigError(
                 f"val_clips and val_every must be at least 1, got {self.val_clips}, {self.val_every}"
