@@ -192,3 +192,24 @@ def test_max_clips_takes_the_first_clips_of_a_copied_latent_cache(trained, tmp_p
     assert train_main(["--config", str(write_config(tmp_path / "one_clip.yaml", config))]) == 0
 
     assert read_weights_config(tmp_path / "run" / "final")["metadata"]["clips"] == 1
+
+
+def test_the_denoising_loss_script_scores_the_last_clips_of_a_cache(trained):
+    import json
+    import subprocess
+    import sys
+
+    [val_cache] = (trained / "cache").glob("val_*")
+    script = Path(__file__).resolve().parent.parent / "scripts" / "denoising_loss.py"
+    command = [
+        sys.executable,
+        str(script),
+        str(val_cache),
+        "--weights",
+        str(trained / "p2" / "final"),
+        "--last",
+        "1",
+    ]
+    result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    assert result["clips"] == "1..1"
+    assert result["val_mask_gain"] == pytest.approx(result["val_loss_no_masks"] - result["val_loss"])
