@@ -77,6 +77,8 @@ class MaskNode(PipelineNode):
             )
         )
         self._last_exo_at = time.monotonic()
+        self._silence_seen_at: float | None = None  # the tick that first saw the exo camera silent
+        self._stall_handled_for: float | None = None  # _last_exo_at of the silence already handled
         self._queue = WindowWorkQueue(self.common.max_queued_windows)
         self._worker = threading.Thread(
             target=self._work, args=(self._queue,), name="egoexo-mask", daemon=True
@@ -126,10 +128,19 @@ class MaskNode(PipelineNode):
         self._feed(lambda assembler: assembler.add_instruction(msg.data))
 
     def _housekeeping(self) -> None:
-        """Windows in progress are dropped once the exo camera has been silent for max_frame_gap_s."""
-        silent_s = time.monotonic() - self._last_exo_at
-        if silent_s > self.config.max_frame_gap_s:
-            self._feed(lambda assembler: assembler.abort(f"no exo frame for {silent_s:.1f} s", "exo_stalled"))
+        """Windows in progress are dropped once the exo camera has been silent for max_frame_gap_s on
+        two /diagnostics ticks in a row, once per silence. One tick is not enough: after the executor
+        was held up, it runs this timer before the exo frames waiting in its queue."""
+        now = time.monotonic()
+        silent_s = now - self._last_exo_at
+        if silent_s <= self.config.max_frame_gap_s or self._stall_handled_for == self._last_exo_at:
+            self._silence_seen_at = None
+            return
+        if self._silence_seen_at is None or self._silence_seen_at < self._last_exo_at:
+            self._silence_seen_at = now  # confirmed on the next tick if no exo frame came in between
+            return
+        self._stall_handled_for = self._last_exo_at
+        self._feed(lambda assembler: assembler.abort(f"no exo frame for {silent_s:.1f} s", "exo_stalled"))
 
     def _frame(self, msg: Image, view: str) -> StampedFrame | None:
         try:
